@@ -38,6 +38,11 @@ def _backbone_names() -> tuple[str, ...]:
     return BACKBONES.names()
 
 
+def _source_proxy_names() -> tuple[str, ...]:
+    from .sources import proxy_choices
+    return proxy_choices()
+
+
 def _objective_names() -> tuple[str, ...]:
     from .alignment import OBJECTIVES
     return tuple(OBJECTIVES)
@@ -147,7 +152,7 @@ class AlignConfig(_Section):
     lr: float = option(1e-3, "alignment learning rate (the paper uses 10x the refinement rate)", range=(1e-7, 10.0))
     optimizer: str = option("adam", "alignment optimiser", choices=("adam", "adamw", "sgd"))
     source_proxy: str = option("auto", "labelled data of the body's own modality ('auto' picks by backbone)",
-                               choices=("auto", "wordnet", "cifar10", "synthetic-text"))
+                               choices=_source_proxy_names)
     source_samples: int = option(1000, "source proxy samples used by the objective", range=(20, 50_000))
     samples_per_class: int = option(64, "target samples per class drawn at each alignment step", range=(2, 10_000))
     pseudo_label_k: int = option(10, "k-means clusters used as classes for regression/dense/multi-label targets",
@@ -247,3 +252,36 @@ def iter_options(section: type[_Section] = RunConfig, prefix: str = ""):
             yield from iter_options(sub, f"{prefix}{f.name}.")
         else:
             yield f"{prefix}{f.name}", f, f.default
+
+
+# -- command-line flags: one naming rule shared by the CLI and the app's "reproduce" box ----------
+FLAG_ALIASES = {"data.source": "--data", "model.backbone": "--backbone", "data.label_column": "--label-column",
+                "align.objective": "--objective"}
+
+
+def cli_flag(dotted: str) -> str:
+    """'align.steps' -> '--align-steps'; the common ones have short aliases (e.g. '--data')."""
+    return FLAG_ALIASES.get(dotted, "--" + dotted.replace(".", "-").replace("_", "-"))
+
+
+def command_line(config: RunConfig) -> str:
+    """The `python -m orca_engine run ...` command that reproduces `config` (non-default options only)."""
+    import shlex
+    parts = ["python", "-m", "orca_engine", "run", "--data", config.data.source, "--backbone", config.model.backbone]
+    values = _flatten(config.to_dict())
+    for dotted, f, default in iter_options():
+        if dotted in ("data.source", "model.backbone") or values[dotted] == default:
+            continue
+        value = values[dotted]
+        parts += [cli_flag(dotted), ("true" if value else "false") if isinstance(value, bool) else str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

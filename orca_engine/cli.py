@@ -1,0 +1,234 @@
+"""Command line: `python -m orca_engine {run,predict,evaluate,backbones,examples} ...`.
+
+Every run option is a flag built from the config's own metadata (help, choices, ranges), so the
+CLI, the app and config files share one source of truth. `--config run.yaml` loads a file and
+flags override it. User errors print one line and exit 2; `--debug` shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import RunConfig, allowed_choices, cli_flag, iter_options
+from .errors import OrcaError
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config option, defaulting to None so only flags actually given override."""
+    group = parser.add_argument_group("run options (override --config)")
+    for dotted, f, default in iter_options():
+        kind = _parse_bool if isinstance(default, bool) else type(default)
+        choices = allowed_choices(f) if not callable(f.metadata.get("choices")) else None
+        limits = f" [{f.metadata['range'][0]}..{f.metadata['range'][1]}]" if f.metadata.get("range") else ""
+        group.add_argument(cli_flag(dotted), dest=dotted, type=kind, default=None, choices=choices,
+                           metavar=dotted.split(".")[-1].upper(),
+                           help=f"{f.metadata['help']}{limits} (default: {default!r})")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    config = RunConfig.from_file(args.config) if args.config else RunConfig()
+    overrides = {dotted: getattr(args, dotted) for dotted, _, _ in iter_options()
+                 if getattr(args, dotted, None) is not None}
+    return config.with_overrides(overrides) if overrides else config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m orca_engine",
+                                     description="ORCA cross-modal fine-tuning: align an embedder to a pretrained "
+                                                 "body, then refine, on your data.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="align, refine and test; writes a run folder")
+    run.add_argument("--config", help="a run config (.yaml, .yml or .json); flags override it")
+    run.add_argument("--out", default="runs", help="folder that receives the run folder (default: runs/)")
+    run.add_argument("--stages", default="align,refine,evaluate", help="comma-separated subset, in order")
+    run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--no-projection", action="store_true", help="skip the 2-D projection frames")
+    add_config_flags(run)
+
+    predict = sub.add_parser("predict", help="predict new data with a finished run")
+    predict.add_argument("run_dir")
+    predict.add_argument("--data", required=True, help="file encoded like the run's training data")
+    predict.add_argument("--out", help="CSV to write (default: RUN_DIR/predictions-<file>.csv)")
+
+    evaluate = sub.add_parser("evaluate", help="metrics of a finished run on labelled data")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--data", required=True, help="labelled file in the run's training format")
+
+    sub.add_parser("backbones", help="list registered backbones and whether they work offline")
+    sub.add_parser("examples", help="list bundled example datasets")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except OrcaError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .session import Session
+    config = config_from_args(args)
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    session = Session(runs_dir=args.out, live_projection=not args.no_projection)
+    run_id = session.start(config, stages=stages)
+    progress = Progress(enabled=not args.quiet)
+    cursor = 0
+    try:
+        while True:
+            status = session.wait(run_id, timeout=0.25)
+            for event in session.events(run_id, since=cursor):
+                cursor += 1
+                progress.show(event)
+            if not status.active:
+                break
+    except KeyboardInterrupt:
+        session.cancel(run_id)
+        session.wait(run_id, timeout=30)
+        raise
+    progress.close()
+    status = session.status(run_id)
+    if status.state == "failed":
+        print(f"error: {status.error}", file=sys.stderr)
+        print(status.run_dir)
+        return 2
+    test = status.metrics.get("test")
+    if test:
+        print("test: " + ", ".join(f"{k}={v:.4g}" for k, v in test.items()), file=sys.stderr)
+    print(status.run_dir)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .data import encode_inputs
+    from .runs import load_run
+    run = load_run(args.run_dir)
+    x = encode_inputs(args.data, run.data_spec)
+    outputs = run.predict(x)
+    out = Path(args.out) if args.out else Path(args.run_dir) / f"predictions-{Path(args.data).stem}.csv"
+    header, rows = prediction_table(outputs, run.build_info)
+    np.savetxt(out, rows, delimiter=",", header=",".join(header), comments="", fmt="%s")
+    print(out)
+    return 0
+
+
+def prediction_table(outputs, build_info: dict):
+    """Header and rows for a predictions CSV: the predicted class and its probabilities, or values."""
+    import numpy as np
+    if build_info["task"] == "classification":
+        names = build_info.get("class_names") or [str(i) for i in range(outputs.shape[1])]
+        pred = np.array([names[k] for k in outputs.argmax(axis=1)], dtype=object)
+        rows = np.column_stack([pred, np.round(outputs, 5).astype(object)])
+        return ["predicted"] + [f"p_{n}" for n in names], rows
+    flat = outputs.reshape(len(outputs), -1)
+    return [f"pred_{j}" for j in range(flat.shape[1])], np.round(flat, 6)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .data import encode_labelled
+    from .metrics import TASK_METRICS
+    from .predict import model_outputs, to_task_units
+    from .runs import load_run
+    run = load_run(args.run_dir)
+    x, y = encode_labelled(args.data, run.data_spec)
+    raw = model_outputs(run.model, x)
+    task = run.build_info["task"]
+    scored = raw if task in ("classification", "multilabel") else to_task_units(raw, run.build_info)
+    print(json.dumps(TASK_METRICS.get(task).compute(y, scored), indent=2))
+    return 0
+
+
+def cmd_backbones(args: argparse.Namespace) -> int:
+    from .backbones import BACKBONES, backbone_status
+    print(f"{'name':<20}{'kind':<8}{'params':>10}  {'offline':<8} description")
+    for name, spec in BACKBONES.items():
+        ok, reason = backbone_status(name)
+        print(f"{name:<20}{spec.kind:<8}{spec.params / 1e6:>9.1f}M  {'yes' if ok else 'no':<8} "
+              f"{spec.description}{'' if ok else f' ({reason})'}")
+    return 0
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from .data import EXAMPLES
+    for name, spec in EXAMPLES.items():
+        print(f"{name:<20}{spec.modality:<10}{spec.task:<16}{spec.description}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "predict": cmd_predict, "evaluate": cmd_evaluate, "backbones": cmd_backbones,
+            "examples": cmd_examples}
+
+
+class Progress:
+    """A one-line progress display on stderr (redrawn in place on a terminal, sparse lines otherwise)."""
+
+    def __init__(self, enabled: bool = True, stream=sys.stderr):
+        self.enabled, self.stream = enabled, stream
+        self.tty = stream.isatty()
+        self.last_draw = 0.0
+        self.stage_start = time.time()
+
+    def show(self, event: dict) -> None:
+        if not self.enabled:
+            return
+        kind = event["type"]
+        if kind == "stage_started":
+            self._line(f"{event['stage']} ...", force=True)
+            self.stage_start = time.time()
+        elif kind == "step":
+            done = event["step"] == event["total"]
+            if done or time.time() - self.last_draw > (0.2 if self.tty else 5.0):
+                self._bar(event)
+        elif kind == "validation":
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in event["metrics"].items())
+            self._line(f"  epoch {event['epoch']}: {metrics}{' (best)' if event['best'] else ''}", force=True)
+        elif kind == "warning":
+            self._line(f"  warning: {event['message']}", force=True)
+        elif kind == "stage_finished" and event["stage"] == "align" and "otdd_before" in event["metrics"]:
+            m = event["metrics"]
+            self._line(f"  OTDD {m['otdd_before']:.4g} -> {m['otdd_after']:.4g}", force=True)
+
+    def _bar(self, event: dict) -> None:
+        step, total = event["step"], max(1, event["total"])
+        elapsed = time.time() - self.stage_start
+        eta = elapsed / step * (total - step) if step else 0
+        filled = int(24 * step / total)
+        text = (f"  {event['stage']:<7}[{'#' * filled}{'.' * (24 - filled)}] {step}/{total} "
+                f"loss {event['loss']:.4g}  {elapsed:.0f}s, eta {eta:.0f}s")
+        self._line(text, redraw=True)
+
+    def _line(self, text: str, force: bool = False, redraw: bool = False) -> None:
+        self.last_draw = time.time()
+        if self.tty and redraw:
+            self.stream.write("\r" + text.ljust(100))
+        else:
+            self.stream.write(("\n" if self.tty else "") + text + ("" if self.tty else "\n"))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")

@@ -1,0 +1,206 @@
+"""`.npy` / `.npz` arrays: safe loading, the input layout (modality) and per-channel scaling.
+
+Arrays are never unpickled (`allow_pickle=False`): a file holding Python objects is refused with a
+message saying how to save plain numbers instead. The layout turns whatever the file held into the
+engine's convention, (N, C, L) sequences, (N, C, H, W) images or (N, F) rows, and is kept in the
+spec so `predict` reshapes new files the same way.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import DataError
+
+X_KEYS = ("x", "X", "inputs", "data")
+Y_KEYS = ("y", "Y", "labels", "targets")
+SPLIT_ALIASES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
+MIN_LENGTH = 2  # a sequence the 1-D embedder can cut into at least one token
+MIN_SIDE = 4  # smallest image side a 2-D embedder patches sensibly
+_IMAGE_LIKE_SIDE = 8  # (N, A, B) with both sides >= 8 and a square-ish aspect reads as images
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array in a .npy ({"x": array}) or .npz file, refusing pickled object arrays."""
+    try:
+        if path.suffix.lower() == ".npy":
+            return {"x": _checked_load(lambda: np.load(path, allow_pickle=False), path, "x")}
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: _checked_load(lambda: archive[key], path, key) for key in archive.files}
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"file not found: {path}; check the path") from None
+    except ValueError:  # numpy takes anything that is not .npy/.npz for a pickle, which we refuse
+        raise DataError(f"cannot read {path.name}: it is not NumPy {path.suffix} data (reading it would need "
+                        f"unpickling, which is refused for safety); save arrays with np.save / np.savez") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"cannot read {path.name} as a NumPy {path.suffix} file ({e}); save it with "
+                        f"np.save / np.savez") from None
+
+
+def _checked_load(read: Callable[[], np.ndarray], path: Path, key: str) -> np.ndarray:
+    try:
+        return read()
+    except ValueError as e:
+        if "pickle" not in str(e).lower():
+            raise DataError(f"cannot read array {key!r} from {path.name}: {e}") from None
+        raise DataError(f"array {key!r} in {path.name} holds Python objects (dtype=object), usually a ragged "
+                        f"list of samples with different lengths; loading it would need unpickling, which is "
+                        f"refused for safety. Pad or crop samples to one shape and save plain numbers, e.g. "
+                        f"np.save(path, np.asarray(x, dtype=np.float32))") from None
+
+
+def pick_arrays(arrays: dict[str, np.ndarray], name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{split: (x, y)}: ready-made splits ("train" required, "val"/"test" optional) or {"all": (x, y)}."""
+    splits = {}
+    for split, aliases in SPLIT_ALIASES.items():
+        x = _first(arrays, [f"{k}_{a}" for a in aliases for k in X_KEYS])
+        y = _first(arrays, [f"{k}_{a}" for a in aliases for k in Y_KEYS])
+        if (x is None) != (y is None):
+            raise DataError(f"{name} has {'x' if y is None else 'y'}_{split} without its partner; give both "
+                            f"x_{split} and y_{split}. Arrays found: {', '.join(arrays)}")
+        if x is not None:
+            splits[split] = (x, y)
+    if splits:
+        if "train" not in splits:
+            raise DataError(f"{name} has ready-made splits ({', '.join(splits)}) but no x_train / y_train; "
+                            f"add them. Arrays found: {', '.join(arrays)}")
+        return splits
+    x, y = _first(arrays, X_KEYS), _first(arrays, Y_KEYS)
+    if x is None or y is None:
+        missing = "inputs 'x'" if x is None else "labels 'y'"
+        raise DataError(f"{name} has no {missing}; arrays found: {', '.join(arrays) or 'none'}. Save inputs and "
+                        f"labels together, e.g. np.savez('data.npz', x=x, y=y), or with splits x_train, y_train, "
+                        f"x_test, y_test")
+    return {"all": (x, y)}
+
+
+def _first(arrays: dict[str, np.ndarray], keys) -> np.ndarray | None:
+    return next((arrays[k] for k in keys if k in arrays), None)
+
+
+def check_inputs(x: np.ndarray, what: str = "x") -> np.ndarray:
+    """x as a numeric array with finite values; DataError naming the problem otherwise."""
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{what} must hold numbers, got dtype {x.dtype}; convert it, e.g. x.astype(np.float32)")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise DataError(f"{what} has shape {tuple(x.shape)}; give one row per sample, e.g. (N, L) signals or "
+                        f"(N, H, W) images")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():
+            first = int(np.argwhere(bad)[0][0])
+            raise DataError(f"{what} has {int(bad.sum())} NaN or infinite values (first in sample {first}); "
+                            f"remove those samples or fill the gaps before loading")
+    return x
+
+
+def check_lengths(x: np.ndarray, y: np.ndarray, where: str = "") -> None:
+    if len(x) != len(y):
+        raise DataError(f"x{where} has {len(x)} samples but y{where} has {len(y)}; they must match one to one")
+
+
+# -- layout: file shape -> engine shape -------------------------------------------------------
+
+def choose_layout(sample_shape: tuple[int, ...], modality: str) -> tuple[dict[str, Any], str]:
+    """How samples of `sample_shape` become engine inputs under `modality` ("auto" infers it).
+
+    Returns (layout, note). layout = {"modality", "sample_shape" (as in the file), "add_channel",
+    "channels_last"}. Raises DataError for shapes no embedder accepts.
+    """
+    rank = len(sample_shape)
+    if rank == 1:
+        return _layout_1d(sample_shape, modality)
+    if rank == 2:
+        return _layout_2d(sample_shape, modality)
+    if rank == 3:
+        return _layout_3d(sample_shape, modality)
+    raise DataError(f"samples of shape {tuple(sample_shape)} fit no embedder: give (N, L) or (N, C, L) "
+                    f"sequences, (N, H, W), (N, C, H, W) or (N, H, W, C) images, or (N, F) table rows")
+
+
+def _layout_1d(shape, modality):
+    if modality == "image":
+        raise DataError(f"samples of shape {tuple(shape)} are 1-D, not images; give (N, H, W) or (N, C, H, W) "
+                        f"arrays for images, or set data.modality to sequence or tabular")
+    if modality == "tabular":
+        return _layout("tabular", shape, add_channel=False), "each column is a feature (data.modality = tabular)"
+    _check_extent(shape[-1:], MIN_LENGTH, "sequence length")
+    note = "inputs (N, L) read as 1-channel sequences; set data.modality = tabular to treat columns as features"
+    return _layout("sequence", shape, add_channel=True), note if modality == "auto" else "sequence as configured"
+
+
+def _layout_2d(shape, modality):
+    a, b = shape
+    if modality == "tabular":
+        raise DataError(f"samples of shape {tuple(shape)} are 2-D; tabular rows must be (N, F): "
+                        f"reshape or set data.modality to sequence or image")
+    looks_like_image = min(a, b) >= _IMAGE_LIKE_SIDE and max(a, b) <= 4 * min(a, b)
+    if modality == "image" or (modality == "auto" and looks_like_image):
+        _check_extent(shape, MIN_SIDE, "image side")
+        note = (f"inputs (N, {a}, {b}) read as 1-channel images; set data.modality = sequence to read them as "
+                f"{a}-channel signals" if modality == "auto" else "image as configured")
+        return _layout("image", shape, add_channel=True), note
+    _check_extent(shape[-1:], MIN_LENGTH, "sequence length")
+    note = (f"inputs (N, {a}, {b}) read as {a}-channel sequences of length {b}; set data.modality = image "
+            f"to read them as images" if modality == "auto" else "sequence as configured")
+    return _layout("sequence", shape, add_channel=False), note
+
+
+def _layout_3d(shape, modality):
+    if modality in ("sequence", "tabular"):
+        raise DataError(f"samples of shape {tuple(shape)} are 3-D, so only images fit: (C, H, W) or (H, W, C); "
+                        f"set data.modality to image or auto")
+    channels_last = shape[-1] in (1, 3, 4) and shape[0] not in (1, 3, 4)
+    grid = shape[:2] if channels_last else shape[1:]
+    _check_extent(grid, MIN_SIDE, "image side")
+    note = f"inputs read as images with channels {'last' if channels_last else 'first'}"
+    return _layout("image", shape, add_channel=False, channels_last=channels_last), note
+
+
+def _layout(modality: str, shape, add_channel: bool, channels_last: bool = False) -> dict[str, Any]:
+    return {"modality": modality, "sample_shape": [int(s) for s in shape], "add_channel": add_channel,
+            "channels_last": channels_last}
+
+
+def _check_extent(extent, minimum: int, what: str) -> None:
+    if min(extent) < minimum:
+        raise DataError(f"{what} {min(extent)} is too small for an embedder (minimum {minimum}); "
+                        f"pad the samples or choose another data.modality")
+
+
+def apply_layout(x: np.ndarray, layout: dict[str, Any]) -> np.ndarray:
+    """x (N, *file sample shape) -> float32 engine layout; one sample without the N axis is accepted."""
+    expected = tuple(layout["sample_shape"])
+    if tuple(x.shape) == expected:
+        x = x[None]
+    if tuple(x.shape[1:]) != expected:
+        raise DataError(f"inputs have samples of shape {tuple(x.shape[1:])} but the model was trained on "
+                        f"{expected}; give an array (N, {', '.join(map(str, expected))})")
+    if layout["add_channel"]:
+        x = x[:, None]
+    elif layout["channels_last"]:
+        x = np.moveaxis(x, -1, 1)  # (N, H, W, C) -> (N, C, H, W)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+# -- scaling: one mean/std per channel (per feature for rows), fitted on training samples -------
+
+def fit_scaling(x_train: np.ndarray) -> dict[str, list[float]]:
+    """Per-channel mean/std of engine-layout inputs (axis 1), so inputs start near unit scale."""
+    axes = tuple(i for i in range(x_train.ndim) if i != 1)
+    mean = x_train.mean(axis=axes, dtype=np.float64)
+    std = x_train.std(axis=axes, dtype=np.float64)
+    std = np.where(std > 1e-12, std, 1.0)  # a constant channel stays constant rather than exploding
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def apply_scaling(x: np.ndarray, scaling: dict[str, list[float]]) -> np.ndarray:
+    shape = (1, -1) + (1,) * (x.ndim - 2)  # broadcast per channel: (1, C[, 1, 1])
+    mean = np.asarray(scaling["mean"], np.float32).reshape(shape)
+    std = np.asarray(scaling["std"], np.float32).reshape(shape)
+    return ((x - mean) / std).astype(np.float32)

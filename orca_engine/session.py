@@ -1,0 +1,333 @@
+"""The engine's one small API: start runs in worker threads, read their events, steer them.
+
+    session = Session(runs_dir="runs", max_active=1)
+    run_id = session.start({"data": {"source": "digits"}}, stages=("align",), owner=visitor)
+    session.events(run_id, since=0)          # new event records since index 0
+    session.pause(run_id); session.step(run_id); session.resume(run_id); session.cancel(run_id)
+    session.continue_run(run_id, stages=("refine", "evaluate"), overrides={"refine.epochs": 3})
+
+One worker thread per run; at most `max_active` runs compute at once, the rest wait in a visible
+FIFO queue. Events are kept in memory and appended to the run's `events.jsonl`. A run's model
+stays in memory after its stages (so refinement can follow alignment, and predictions are fast)
+until released; only the `keep_models` most recent runs keep theirs.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .config import RunConfig
+from .errors import OrcaError, RunCancelled, RunError
+from .events import (Event, RunCancelledEvent, RunFailed, RunFinished, RunStarted, StageStarted, StateChanged,
+                     StepLogged)
+from .runs import EventLog, export_zip, new_run_dir, write_json
+
+ACTIVE_STATES = ("queued", "running", "paused")
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    run_id: str
+    owner: str
+    name: str
+    state: str  # queued | running | paused | idle | finished | failed | cancelled
+    stage: str
+    step: int
+    total: int
+    queue_position: int  # 1-based while queued, else 0
+    elapsed_s: float
+    eta_s: float | None
+    error: str
+    run_dir: str
+    stages_done: tuple = ()
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+class _Run:
+    """Book-keeping of one run; mutated by its worker thread under `lock`."""
+
+    def __init__(self, run_id: str, owner: str, config: RunConfig, run_dir: Path, ctx):
+        self.id, self.owner, self.config, self.run_dir, self.ctx = run_id, owner, config, run_dir, ctx
+        self.lock = threading.Lock()
+        self.events: list[dict] = []
+        self.log = EventLog(run_dir / "events.jsonl")
+        self.state, self.stage, self.step, self.total = "queued", "", 0, 0
+        self.error = ""
+        self.created = time.time()
+        self.stage_started = time.time()
+        self.thread: threading.Thread | None = None
+        self.projector = None
+        self.projection_method = "pca"
+
+    def record(self, event: Event) -> None:
+        with self.lock:
+            record = {"index": len(self.events), "time": round(time.time(), 3), **event.to_dict()}
+            self.events.append(record)
+            if isinstance(event, StageStarted):
+                self.stage, self.step, self.total = event.stage, 0, event.total_steps
+                self.stage_started = time.time()
+            elif isinstance(event, StepLogged):
+                self.step, self.total = event.step, event.total
+        self.log.append(record)
+
+
+class Session:
+    def __init__(self, runs_dir: str | Path = "runs", max_active: int = 1, keep_models: int = 4,
+                 cache_dir: str | Path | None = None, live_projection: bool = True):
+        self.runs_dir = Path(runs_dir)
+        self.max_active = max_active
+        self.keep_models = keep_models
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.live_projection = live_projection
+        self._runs: dict[str, _Run] = {}
+        self._waiting: list[str] = []  # FIFO of run ids waiting for a compute slot
+        self._active = 0
+        self._cond = threading.Condition()
+
+    # -- starting -------------------------------------------------------------------------------
+    def start(self, config: RunConfig | dict, stages: Iterable[str] = ("align", "refine", "evaluate"),
+              owner: str = "") -> str:
+        from .stages import RunContext
+        config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
+        stages = self._checked_stages(stages)
+        name = config.name or f"{Path(config.data.source).stem}-{config.model.backbone}"
+        run_dir = new_run_dir(self.runs_dir, name)
+        write_json(run_dir / "config.json", config.to_dict())
+        ctx = RunContext(config=config, run_dir=run_dir, cache_dir=self.cache_dir)
+        run = _Run(run_dir.name, owner, config, run_dir, ctx)
+        with self._cond:
+            self._runs[run.id] = run
+        run.record(RunStarted(run.id, str(run_dir), config.to_dict()))
+        self._launch(run, stages)
+        return run.id
+
+    def continue_run(self, run_id: str, stages: Iterable[str] = ("refine", "evaluate"),
+                     overrides: dict[str, Any] | None = None, owner: str | None = None) -> None:
+        """Run further stages on the run's in-memory model (e.g. refine after watching alignment)."""
+        run = self._get(run_id, owner)
+        if run.state != "idle":
+            raise RunError(f"run {run_id} is {run.state}; only a run that finished its stages and still holds "
+                           "its model can continue (start a new run otherwise)")
+        stages = self._checked_stages(stages)
+        if overrides:
+            config = run.config.with_overrides(overrides)
+            run.config = run.ctx.config = config
+            write_json(run.run_dir / "config.json", config.to_dict())
+        self._launch(run, stages)
+
+    def _checked_stages(self, stages: Iterable[str]) -> tuple[str, ...]:
+        from .stages import USER_STAGES
+        stages = tuple(stages)
+        bad = [s for s in stages if s not in USER_STAGES]
+        if bad or not stages:
+            raise RunError(f"unknown stage(s) {bad or '(none given)'}; choose from {', '.join(USER_STAGES)}")
+        return stages
+
+    def _launch(self, run: _Run, stages: tuple[str, ...]) -> None:
+        run.state, run.error = "queued", ""
+        with self._cond:
+            self._waiting.append(run.id)
+        run.thread = threading.Thread(target=self._work, args=(run, stages), name=f"orca-run-{run.id}", daemon=True)
+        run.thread.start()
+
+    # -- the worker -----------------------------------------------------------------------------
+    def _work(self, run: _Run, stages: tuple[str, ...]) -> None:
+        from .stages import STAGES
+        try:
+            self._wait_for_slot(run)
+        except RunCancelled:
+            self._end(run, "cancelled", RunCancelledEvent("queued"))
+            return
+        try:
+            run.state = "running"
+            run.record(StateChanged("running"))
+            todo = stages if run.ctx.stages_done else ("prepare",) + stages
+            for name in todo:
+                run.stage = name
+                if name == "align":
+                    self._start_projection(run)
+                try:
+                    for event in STAGES.get(name)(run.ctx):
+                        run.record(event)
+                finally:
+                    self._stop_projection(run)
+                run.ctx.stages_done.append(name)
+            if "evaluate" in run.ctx.stages_done:
+                self._end(run, "finished", RunFinished(metrics=run.ctx.metrics.get("test", {})), keep_model=True)
+            else:
+                self._end(run, "idle", StateChanged("idle", detail="stages done; the model stays in memory"),
+                          keep_model=True)
+        except RunCancelled:
+            self._end(run, "cancelled", RunCancelledEvent(run.stage))
+        except OrcaError as e:
+            self._end(run, "failed", RunFailed(type(e).__name__, str(e)))
+        except Exception as e:  # noqa: BLE001 - a bug must fail this run, never the server
+            (run.run_dir / "error.log").write_text(traceback.format_exc())
+            self._end(run, "failed", RunFailed("InternalError", f"{type(e).__name__}: {e} (details in error.log)"))
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def _wait_for_slot(self, run: _Run) -> None:
+        with self._cond:
+            while True:
+                if run.ctx.control.cancelled:
+                    self._waiting.remove(run.id)
+                    self._cond.notify_all()
+                    raise RunCancelled("cancelled while queued")
+                if self._waiting[0] == run.id and self._active < self.max_active:
+                    self._waiting.pop(0)
+                    self._active += 1
+                    self._cond.notify_all()
+                    return
+                self._cond.wait(timeout=0.5)
+
+    def _end(self, run: _Run, state: str, event: Event, keep_model: bool = False) -> None:
+        if state == "finished" and run.ctx.metrics:
+            write_json(run.run_dir / "metrics.json", run.ctx.metrics)
+        run.error = getattr(event, "message", "") if state == "failed" else ""
+        run.state = state
+        run.record(event)
+        if keep_model:
+            self._evict_models(keep=run.id)
+        else:
+            run.ctx.release()
+
+    def _evict_models(self, keep: str) -> None:
+        holding = [r for r in self._runs.values() if r.ctx.model is not None and r.state in ("idle", "finished")]
+        holding.sort(key=lambda r: r.created)
+        for r in holding[:max(0, len(holding) - self.keep_models)]:
+            if r.id != keep:
+                r.ctx.release()
+
+    # -- live projection ----------------------------------------------------------------------
+    def _start_projection(self, run: _Run) -> None:
+        if not self.live_projection:
+            run.ctx.on_features = None
+            return
+        from .projection import ProjectionWorker
+        run.projector = ProjectionWorker(emit=run.record, method=run.projection_method, seed=run.config.seed)
+        run.projector.start()
+        run.ctx.on_features = run.projector.submit
+
+    def _stop_projection(self, run: _Run) -> None:
+        if run.projector is not None:
+            run.projector.stop(timeout=10.0)
+            run.projector = None
+        run.ctx.on_features = None
+
+    def set_projection_method(self, run_id: str, method: str, owner: str | None = None) -> None:
+        from .projection import METHODS
+        if method not in METHODS:
+            raise RunError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
+        run = self._get(run_id, owner)
+        run.projection_method = method
+        if run.projector is not None:
+            run.projector.set_method(method)
+
+    # -- reading ------------------------------------------------------------------------------
+    def _get(self, run_id: str, owner: str | None = None) -> _Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise RunError(f"no run {run_id!r} in this session (it may have been released)")
+        if owner is not None and run.owner != owner:
+            raise RunError("that run belongs to another visitor")
+        return run
+
+    def events(self, run_id: str, since: int = 0, owner: str | None = None) -> list[dict]:
+        run = self._get(run_id, owner)
+        with run.lock:
+            return run.events[since:]
+
+    def status(self, run_id: str, owner: str | None = None) -> RunStatus:
+        run = self._get(run_id, owner)
+        with self._cond:
+            position = self._waiting.index(run.id) + 1 if run.id in self._waiting else 0
+        state = run.state
+        if state == "running" and run.ctx.control.paused:
+            state = "paused"
+        elapsed = time.time() - run.stage_started
+        eta = (elapsed / run.step * (run.total - run.step)) if run.step and state in ("running", "paused") else None
+        return RunStatus(run.id, run.owner, run.config.name or run.run_dir.name, state, run.stage, run.step,
+                         run.total, position, round(time.time() - run.created, 1), eta, run.error,
+                         str(run.run_dir), tuple(run.ctx.stages_done), dict(run.ctx.metrics))
+
+    def runs(self, owner: str | None = None) -> list[RunStatus]:
+        ids = [r.id for r in self._runs.values() if owner is None or r.owner == owner]
+        return [self.status(i) for i in ids]
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunStatus:
+        """Block until the run leaves the queued/running/paused states (or `timeout` seconds pass)."""
+        run = self._get(run_id)
+        deadline = None if timeout is None else time.time() + timeout
+        while run.thread is not None and run.thread.is_alive():
+            remaining = None if deadline is None else deadline - time.time()
+            if remaining is not None and remaining <= 0:
+                break
+            run.thread.join(timeout=0.2 if remaining is None else min(0.2, remaining))
+        return self.status(run_id)
+
+    # -- steering -----------------------------------------------------------------------------
+    def pause(self, run_id: str, owner: str | None = None) -> None:
+        run = self._get(run_id, owner)
+        run.ctx.control.pause()
+        run.record(StateChanged("paused"))
+
+    def resume(self, run_id: str, owner: str | None = None) -> None:
+        run = self._get(run_id, owner)
+        run.ctx.control.resume()
+        run.record(StateChanged("running"))
+
+    def step(self, run_id: str, owner: str | None = None) -> None:
+        self._get(run_id, owner).ctx.control.step()
+
+    def cancel(self, run_id: str, owner: str | None = None) -> None:
+        run = self._get(run_id, owner)
+        if run.state == "idle":  # nothing is computing: cancelling just frees the model
+            run.state = "cancelled"
+            run.record(RunCancelledEvent(run.stage))
+            run.ctx.release()
+            return
+        run.ctx.control.cancel()
+        with self._cond:
+            self._cond.notify_all()
+
+    def release(self, run_id: str, owner: str | None = None) -> None:
+        """Cancel if active, then drop the run's in-memory state (its folder stays on disk)."""
+        run = self._get(run_id, owner)
+        if run.state in ACTIVE_STATES:
+            self.cancel(run_id)
+            self.wait(run_id, timeout=30)
+        run.ctx.release()
+        run.log.close()
+        with self._cond:
+            self._runs.pop(run_id, None)
+
+    # -- results ------------------------------------------------------------------------------
+    def run_dir(self, run_id: str, owner: str | None = None) -> Path:
+        return self._get(run_id, owner).run_dir
+
+    def predict(self, run_id: str, x, owner: str | None = None):
+        """Predictions in the task's units for raw inputs already encoded like the training data."""
+        run = self._get(run_id, owner)
+        if run.ctx.model is not None and run.state in ("idle", "finished"):
+            from .predict import predict_array
+            return predict_array(run.ctx.model, x, run.ctx.build_info)
+        from .runs import load_run
+        return load_run(run.run_dir).predict(x)
+
+    def export_zip(self, run_id: str, owner: str | None = None) -> Path:
+        return export_zip(self._get(run_id, owner).run_dir)
+
+    def command_line(self, run_id: str, owner: str | None = None) -> str:
+        from .config import command_line
+        return command_line(self._get(run_id, owner).config)

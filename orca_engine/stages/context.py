@@ -1,0 +1,100 @@
+"""What the stages of one run share: its config, data, model, control and accumulated record."""
+from __future__ import annotations
+
+import gc
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import RunConfig
+from ..errors import RunCancelled
+
+
+class RunControl:
+    """Cooperative pause / single-step / cancel, checked by stages between optimisation steps.
+
+    The worker thread calls `checkpoint()` before each step; the UI thread calls the others.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._paused = False
+        self._cancelled = False
+        self._step_tokens = 0
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Let exactly one more step run while paused (pauses first if running)."""
+        with self._cond:
+            self._paused = True
+            self._step_tokens += 1
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
+    def checkpoint(self) -> None:
+        """Block while paused (unless a single step was granted); raise RunCancelled if cancelled."""
+        with self._cond:
+            while True:
+                if self._cancelled:
+                    raise RunCancelled("the run was cancelled")
+                if not self._paused:
+                    return
+                if self._step_tokens > 0:
+                    self._step_tokens -= 1
+                    return
+                self._cond.wait(timeout=0.5)
+
+
+FeatureHook = Callable[[str, int, Any, Any, Any, Any], None]  # (stage, step, src, tgt, src_labels, tgt_labels)
+
+
+@dataclass
+class RunContext:
+    """Mutable state of one run, passed to every stage. Stages fill it in order:
+    prepare -> dataset, backbone, model, source, objective; align -> aligned embedder;
+    refine -> refined model; evaluate -> test metrics and artifacts."""
+    config: RunConfig
+    run_dir: Path
+    control: RunControl = field(default_factory=RunControl)
+    on_features: FeatureHook | None = None  # live projection sink (set by the session)
+    cache_dir: Path | None = None
+    device: Any = None
+    dataset: Any = None
+    model: Any = None
+    source: Any = None  # (features tensor (n_s, D), labels tensor (n_s,), info dict)
+    target_labels: Any = None  # class ids (or k-means pseudo-labels) of the training split, numpy (N,)
+    build_info: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # becomes metrics.json
+    stages_done: list = field(default_factory=list)
+
+    def release(self) -> None:
+        """Drop every large object so the memory of a finished or cancelled run is returned."""
+        self.model = self.dataset = self.source = self.target_labels = None
+        gc.collect()
+        try:
+            import torch
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass

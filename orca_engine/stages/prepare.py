@@ -1,0 +1,82 @@
+"""Stage 0: load the data, the backbone and the source proxy features; build the model."""
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..events import Event, StageFinished, StageStarted, WarningRaised
+from .context import RunContext
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device = {name!r} but no CUDA device is visible; use device 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def alignment_labels(dataset, k: int, seed: int) -> np.ndarray:
+    """Class ids for classification; k-means pseudo-labels of the targets otherwise (ORCA.md)."""
+    if dataset.task == "classification":
+        return np.asarray(dataset.y_train, dtype=np.int64)
+    from ..alignment import pseudo_labels
+    return np.asarray(pseudo_labels(dataset.y_train, k=k, seed=seed), dtype=np.int64)
+
+
+def prepare(ctx: RunContext) -> Iterator[Event]:
+    from ..backbones import load_backbone
+    from ..data import load_dataset, target_stats
+    from ..model import build_model
+    from ..sources import source_features
+
+    cfg = ctx.config
+    yield StageStarted("prepare", total_steps=3)
+    seed_everything(cfg.seed)
+    ctx.device = resolve_device(cfg.device)
+
+    ds = load_dataset(cfg.data, seed=cfg.seed)
+    ctx.dataset = ds
+    for note in ds.report.get("notes", []):
+        yield WarningRaised("prepare", str(note))
+    ctx.control.checkpoint()
+
+    model = build_model(modality=ds.modality, task=ds.task, input_shape=tuple(ds.input_shape),
+                        output_shape=tuple(ds.output_shape), num_outputs=ds.num_outputs,
+                        backbone_name=cfg.model.backbone, model_cfg=cfg.model,
+                        pretrained=cfg.model.pretrained, device=ctx.device)
+    ctx.model = model
+    stats = target_stats(ds.spec)
+    mean, std = (stats[0].tolist(), stats[1].tolist()) if stats is not None else (0.0, 1.0)
+    ctx.build_info = {"modality": ds.modality, "task": ds.task, "input_shape": list(ds.input_shape),
+                      "output_shape": list(ds.output_shape), "num_outputs": ds.num_outputs,
+                      "class_names": list(ds.class_names or []), "target_mean": mean, "target_std": std,
+                      "data_spec": ds.spec}
+    ctx.control.checkpoint()
+
+    feats, labels, info = source_features(model.backbone, cfg.align.source_proxy, cfg.align.source_samples,
+                                          seed=cfg.seed, cache_dir=ctx.cache_dir)
+    if info.get("note"):
+        yield WarningRaised("prepare", info["note"])
+    ctx.source = (torch.as_tensor(feats, dtype=torch.float32, device=ctx.device),
+                  torch.as_tensor(labels, dtype=torch.long, device=ctx.device), info)
+    ctx.target_labels = alignment_labels(ds, cfg.align.pseudo_label_k, cfg.seed)
+
+    ctx.metrics["data"] = {k: v for k, v in ds.report.items() if k != "notes"}
+    ctx.metrics["source_proxy"] = {k: v for k, v in info.items() if k in ("proxy", "requested_proxy", "n", "classes", "cached", "note")}
+    ctx.metrics["model"] = {"backbone": cfg.model.backbone, "pretrained": cfg.model.pretrained,
+                            "parameters": int(sum(p.numel() for p in model.parameters())),
+                            "tokens": int(getattr(model.embedder, "num_tokens", 0)),
+                            "device": str(ctx.device)}
+    yield StageFinished("prepare", metrics={"dataset": ds.report, "source_proxy": ctx.metrics["source_proxy"],
+                                            "model": ctx.metrics["model"]})

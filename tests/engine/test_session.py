@@ -1,0 +1,145 @@
+"""Session mechanics (queue, pause, single step, cancel, isolation, failure) on fast stand-in stages.
+
+The stand-in stages follow the stage contract (generators of events that call
+ctx.control.checkpoint() between steps); real stages are exercised in tests/engine/test_end_to_end.py.
+"""
+import time
+
+import pytest
+
+from orca_engine.errors import DataError, RunError
+from orca_engine.events import StageFinished, StageStarted, StepLogged
+from orca_engine.runs import load_events
+from orca_engine.session import Session
+from orca_engine.stages import STAGES
+
+
+def _counting_stage(name, steps=200, delay=0.01):
+    def stage(ctx):
+        yield StageStarted(name, total_steps=steps)
+        for i in range(1, steps + 1):
+            ctx.control.checkpoint()
+            time.sleep(delay)
+            yield StepLogged(name, i, steps, loss=1.0 / i)
+        ctx.metrics.setdefault("test", {"accuracy": 1.0})
+        yield StageFinished(name)
+    return stage
+
+
+def _prepare(ctx):
+    ctx.model = object()
+    yield StageStarted("prepare", 0)
+
+
+@pytest.fixture
+def session(tmp_path, monkeypatch):
+    monkeypatch.setitem(STAGES._items, "prepare", _prepare)
+    for name in ("align", "refine", "evaluate"):
+        monkeypatch.setitem(STAGES._items, name, _counting_stage(name))
+    return Session(runs_dir=tmp_path, max_active=1, live_projection=False)
+
+
+def _wait_for(predicate, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_run_goes_through_stages_and_writes_events(session):
+    run = session.start({"data": {"source": "digits"}}, stages=("align",))
+    status = session.wait(run, timeout=20)
+    assert status.state == "idle" and status.stages_done == ("prepare", "align")
+    session.continue_run(run, stages=("refine", "evaluate"), overrides={"refine.epochs": 2})
+    status = session.wait(run, timeout=20)
+    assert status.state == "finished"
+    events = session.events(run)
+    assert [e["index"] for e in events] == list(range(len(events)))
+    assert events[-1]["type"] == "finished"
+    on_disk = load_events(session.run_dir(run))
+    assert [e["type"] for e in on_disk] == [e["type"] for e in events]
+    assert '"epochs": 2' in (session.run_dir(run) / "config.json").read_text()
+
+
+def test_pause_blocks_steps_and_single_step_advances_exactly_one(session):
+    run = session.start({}, stages=("align",))
+    assert _wait_for(lambda: session.status(run).step >= 3)
+    session.pause(run)
+    time.sleep(0.2)
+    frozen = session.status(run).step
+    time.sleep(0.3)
+    assert session.status(run).step == frozen and session.status(run).state == "paused"
+    session.step(run)
+    assert _wait_for(lambda: session.status(run).step == frozen + 1)
+    time.sleep(0.2)
+    assert session.status(run).step == frozen + 1
+    session.resume(run)
+    assert _wait_for(lambda: session.status(run).step > frozen + 3)
+    session.cancel(run)
+    assert session.wait(run, timeout=5).state == "cancelled"
+
+
+def test_cancel_acts_within_a_step_and_frees_the_model(session):
+    run = session.start({}, stages=("align",))
+    assert _wait_for(lambda: session.status(run).step >= 2)
+    t0 = time.time()
+    session.cancel(run)
+    status = session.wait(run, timeout=5)
+    assert status.state == "cancelled" and time.time() - t0 < 1.0
+    assert session._runs[run].ctx.model is None
+    assert session.events(run)[-1]["type"] == "cancelled"
+
+
+def test_second_run_queues_with_a_visible_position(session):
+    first = session.start({}, stages=("align",), owner="a")
+    second = session.start({}, stages=("align",), owner="b")
+    assert _wait_for(lambda: session.status(second).queue_position == 1)
+    assert session.status(second).state == "queued"
+    session.cancel(first)
+    assert _wait_for(lambda: session.status(second).state == "running")
+    session.cancel(second)
+    session.wait(second, timeout=5)
+
+
+def test_visitors_cannot_see_or_steer_each_others_runs(session):
+    run = session.start({}, stages=("align",), owner="alice")
+    with pytest.raises(RunError, match="another visitor"):
+        session.cancel(run, owner="bob")
+    with pytest.raises(RunError, match="another visitor"):
+        session.events(run, owner="bob")
+    assert session.runs(owner="bob") == []
+    assert [s.run_id for s in session.runs(owner="alice")] == [run]
+    session.cancel(run, owner="alice")
+    session.wait(run, timeout=5)
+
+
+def test_a_failing_stage_fails_the_run_not_the_session(session, monkeypatch):
+    def broken(ctx):
+        yield StageStarted("align", 1)
+        raise DataError("column 'x' not found")
+    monkeypatch.setitem(STAGES._items, "align", broken)
+    run = session.start({}, stages=("align",))
+    status = session.wait(run, timeout=5)
+    assert status.state == "failed" and "column 'x' not found" in status.error
+    assert session.events(run)[-1]["type"] == "failed"
+
+    def crashing(ctx):
+        yield StageStarted("align", 1)
+        raise ZeroDivisionError("boom")
+    monkeypatch.setitem(STAGES._items, "align", crashing)
+    run2 = session.start({}, stages=("align",))
+    status = session.wait(run2, timeout=5)
+    assert status.state == "failed" and "ZeroDivisionError" in status.error
+    assert (session.run_dir(run2) / "error.log").exists()
+
+
+def test_continue_is_refused_unless_idle_and_bad_stages_are_named(session):
+    run = session.start({}, stages=("align",))
+    with pytest.raises(RunError, match="only a run that finished"):
+        session.continue_run(run)
+    with pytest.raises(RunError, match="unknown stage"):
+        session.start({}, stages=("train",))
+    session.cancel(run)
+    session.wait(run, timeout=5)
