@@ -208,6 +208,10 @@ class Progress:
             self._line(f"  epoch {event['epoch']}: {metrics}{' (best)' if event['best'] else ''}", force=True)
         elif kind == "warning":
             self._line(f"  warning: {event['message']}", force=True)
+        elif kind == "stage_finished" and event["stage"] == "prepare":
+            for note in event["metrics"].get("dataset", {}).get("notes", []):
+                self._line(f"  note: {note}", force=True)
+            self._line(f"  source proxy: {event['metrics'].get('source_proxy', {}).get('proxy')}", force=True)
         elif kind == "stage_finished" and event["stage"] == "align" and "otdd_before" in event["metrics"]:
             m = event["metrics"]
             self._line(f"  OTDD {m['otdd_before']:.4g} -> {m['otdd_after']:.4g}", force=True)

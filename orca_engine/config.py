@@ -120,7 +120,7 @@ def _checked(name: str, value: Any, f: dataclasses.Field) -> Any:
 class DataConfig(_Section):
     _path = "data"
     source: str = option("digits", "bundled example name, or path to a CSV/TSV, .npy/.npz, or .zip of image class folders")
-    label_column: str = option("", "CSV/TSV only: the column holding the target (default: the last column)")
+    label_column: str = option("", "CSV/TSV only: the column holding the target; empty = the last column")
     modality: str = option("auto", "input kind; 'auto' infers it from the shape",
                            choices=("auto", "tabular", "sequence", "image"))
     task: str = option("auto", "task type; 'auto' infers it from the labels",

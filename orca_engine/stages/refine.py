@@ -114,7 +114,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             schedule.step()
-            yield StepLogged("refine", step, total, float(loss), {"lr": schedule.get_last_lr()[0], "epoch": epoch})
+            yield StepLogged("refine", step, total, loss.item(), {"lr": schedule.get_last_lr()[0], "epoch": epoch})
 
         metrics = split_metrics(model, ds.x_val, ds.y_val, info, autocast)
         value = metrics.get(task_metrics.selection, float("nan"))

@@ -1,0 +1,114 @@
+"""The assembled ORCA model: x -> embedder f_t -> body g_s -> predictor h_t -> y.
+
+    model = build_model(dataset, model_cfg=cfg.model)           # any object/dict with the shapes below
+    model.embed(x)                       # (B, T, D) tokens: mean over T gives alignment's target features
+    model.trainable_parameters("layernorm")                     # the refine scope's parameters
+
+A saved run is rebuilt from `ModelShapes.to_dict()` + its config (pretrained=False skips the weight
+download), then `load_state_dict` from its safetensors file.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+from .backbones import load_backbone
+from .bodies import Backbone
+from .config import ModelConfig
+from .embedders import Embedder, build_embedder
+from .errors import ConfigError
+from .heads import build_head
+
+
+class OrcaModel(nn.Module):
+    """Embedder, pretrained body and predictor head, trained together in the refine stage."""
+
+    def __init__(self, embedder: Embedder, backbone: Backbone, head: nn.Module):
+        super().__init__()
+        self.embedder, self.backbone, self.head = embedder, backbone, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(self.embedder(x)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The embedder's tokens (B, T, D): what alignment moves towards the source distribution."""
+        return self.embedder(x)
+
+    def trainable_parameters(self, scope: str = "full") -> list[nn.Parameter]:
+        """Parameters a refine `scope` trains (the body's frozen source embedding is never among them).
+
+        full: everything. layernorm: embedder + head + the body's LayerNorms (FPT, Lu et al. 2021).
+        frozen-body: embedder + head.
+        """
+        if scope not in SCOPES:
+            raise ConfigError(f"refine.scope = {scope!r} is not allowed; choose one of: {', '.join(SCOPES)}")
+        return [*self.embedder.parameters(), *self.head.parameters(), *SCOPES[scope](self.backbone)]
+
+    def parameter_groups(self, scope: str = "full", weight_decay: float = 0.0) -> list[dict[str, Any]]:
+        """Optimizer groups for `scope`: weight decay on matrices, none on biases, norms and positions."""
+        params = self.trainable_parameters(scope)
+        decayed = [p for p in params if p.dim() >= 2 and p.shape[0] > 1]
+        kept = {id(p) for p in decayed}
+        return [{"params": decayed, "weight_decay": weight_decay},
+                {"params": [p for p in params if id(p) not in kept], "weight_decay": 0.0}]
+
+    def set_trainable(self, scope: str = "full") -> None:
+        """requires_grad on exactly the parameters of `scope`, off everywhere else."""
+        chosen = {id(p) for p in self.trainable_parameters(scope)}
+        for p in self.parameters():
+            p.requires_grad_(id(p) in chosen)
+
+
+SCOPES: dict[str, Callable[[Backbone], list[nn.Parameter]]] = {
+    "full": lambda body: body.body_parameters(),
+    "layernorm": lambda body: body.layernorm_parameters(),
+    "frozen-body": lambda body: [],
+}
+
+
+@dataclass(frozen=True)
+class ModelShapes:
+    """What a model is built for: enough, with the ModelConfig, to rebuild a saved one."""
+
+    modality: str
+    task: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    num_outputs: int
+
+    @classmethod
+    def of(cls, info: Any) -> "ModelShapes":
+        """From a Dataset, another ModelShapes, or a mapping with the same five names."""
+        get = info.get if isinstance(info, Mapping) else lambda name: getattr(info, name)
+        return cls(str(get("modality")), str(get("task")), tuple(int(n) for n in get("input_shape")),
+                   tuple(int(n) for n in get("output_shape")), int(get("num_outputs")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_model(info: Any = None, backbone_name: str | None = None, model_cfg: ModelConfig | None = None, *,
+                modality: str | None = None, task: str | None = None, input_shape: tuple[int, ...] | None = None,
+                output_shape: tuple[int, ...] | None = None, num_outputs: int | None = None,
+                pretrained: bool | None = None, device: str | torch.device = "cpu") -> OrcaModel:
+    """An OrcaModel, in eval mode, for `info` (see ModelShapes.of) or the five shape keywords.
+
+    backbone_name and pretrained default to `model_cfg`'s (itself defaulting to ModelConfig()).
+    """
+    fields = dict(modality=modality, task=task, input_shape=input_shape, output_shape=output_shape,
+                  num_outputs=num_outputs)
+    given = [name for name, value in fields.items() if value is not None]
+    if (info is None) == (len(given) == 0) or (info is None and len(given) < len(fields)):
+        raise ConfigError("build_model needs either `info` (a dataset or mapping with modality, task, input_shape, "
+                          f"output_shape, num_outputs) or all five as keywords; got info={info is not None}, "
+                          f"keywords={given}")
+    shapes = ModelShapes.of(fields if info is None else info)
+    model_cfg = model_cfg or ModelConfig()
+    backbone = load_backbone(backbone_name or model_cfg.backbone,
+                             pretrained=model_cfg.pretrained if pretrained is None else pretrained, device=device)
+    embedder = build_embedder(shapes.input_shape, shapes.modality, backbone, model_cfg)
+    head = build_head(shapes.task, shapes.num_outputs, shapes.output_shape, backbone, embedder)
+    return OrcaModel(embedder, backbone, head).to(device).eval()
