@@ -1,8 +1,7 @@
-"""Start the ORCA Explorer web app (placeholder until the full UI lands)."""
-import gradio as gr
+"""Start the ORCA Explorer web app: build the UI and launch it (locally, or as a Hugging Face Space)."""
+from app.ui import build_ui, launch_options
 
-with gr.Blocks(title="ORCA Explorer") as demo:
-    gr.Markdown("# ORCA Explorer\nCross-modal fine-tuning, align then refine. The interactive flow is coming.")
+demo = build_ui()
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(**launch_options())

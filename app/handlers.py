@@ -1,0 +1,364 @@
+"""Event handlers: each asks the engine's Session for something and returns what the page shows.
+
+This is the one place engine errors (`OrcaError`) become messages for people (`friendly`). No
+handler trains: runs go to the Session's worker threads and the page polls (`poll`). Every action
+on a run passes the visitor's `owner`, so the Session refuses runs that belong to someone else.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+
+from orca_engine.config import DataConfig, RunConfig
+from orca_engine.errors import OrcaError
+from orca_engine.runs import load_events
+from orca_engine.session import Session
+
+from . import messages, render
+from .state import Visitor
+
+RUNS_DIR = Path(os.environ.get("ORCA_RUNS_DIR", "runs"))
+MAX_ACTIVE = int(os.environ.get("ORCA_MAX_ACTIVE", "1"))
+
+_session: Session | None = None
+_session_lock = threading.Lock()
+
+
+def session() -> Session:
+    """The process's one Session (created on first use)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = Session(runs_dir=RUNS_DIR, max_active=MAX_ACTIVE)
+        return _session
+
+
+# -- errors: the one translation point ---------------------------------------------------------
+
+def friendly(err: Exception) -> str:
+    """An engine error as a sentence for the page."""
+    prefix = messages.ERROR_PREFIX.get(type(err).__name__, messages.ERROR_GENERIC)
+    return f"{prefix}: {err}"
+
+
+def error_box(err: Exception) -> str:
+    return f'<div class="orca-error">⚠ {friendly(err)}</div>'
+
+
+def shows_errors(fn: Callable) -> Callable:
+    """Engine errors raised by a click handler become a Gradio error message, not a crash."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except OrcaError as err:
+            raise gr.Error(friendly(err)) from None
+    return wrapper
+
+
+# -- identity and re-attaching -------------------------------------------------------------------
+
+def restore(remembered: dict | None, visitor: Visitor):
+    """Page load: adopt the identity kept by the browser and re-attach to its run if the server has it."""
+    remembered = remembered or {}
+    if remembered.get("owner"):
+        visitor.owner = remembered["owner"]
+    run_id = remembered.get("run_id") or ""
+    attached = False
+    if run_id and not visitor.run_id:
+        try:
+            session().status(run_id, owner=visitor.owner)
+            visitor.watch(run_id)
+            attached = True
+        except OrcaError:
+            pass
+    return visitor.remembered(), gr.Timer(active=attached)
+
+
+def remember(visitor: Visitor) -> dict:
+    return visitor.remembered()
+
+
+def visitor_left(visitor: Visitor) -> None:
+    """gr.State delete callback: free a finished visitor's model (files stay for replay)."""
+    if not isinstance(visitor, Visitor) or not visitor.run_id:
+        return
+    try:
+        if session().status(visitor.run_id, owner=visitor.owner).state not in ("queued", "running", "paused"):
+            session().release(visitor.run_id, owner=visitor.owner)
+    except OrcaError:
+        pass
+
+
+# -- step 1: data ------------------------------------------------------------------------------
+
+DATA_OUTPUTS = ("status", "class_counts", "preview_gallery", "preview_plot", "preview_table")
+
+
+def use_example(visitor: Visitor, example: str, modality: str = "auto", task: str = "auto"):
+    """Pick a bundled example and show what the engine understood of it."""
+    visitor.data_source, visitor.label_column = example, ""
+    return _data_view(visitor, modality, task)
+
+
+def read_upload(visitor: Visitor, file: str | None, label_column: str | None = None, modality: str = "auto",
+                task: str = "auto"):
+    """Read an uploaded file; returns the data view plus the label-column picker."""
+    if not file:
+        return (messages.NO_DATA, *_hidden_previews(), gr.update(choices=[], value=None))
+    path = Path(file)
+    too_big = path.stat().st_size > messages.MAX_UPLOAD_MB * 1024 * 1024
+    if too_big:
+        text = messages.UPLOAD_TOO_LARGE.format(size_mb=path.stat().st_size / 2**20, limit_mb=messages.MAX_UPLOAD_MB)
+        return (f'<div class="orca-error">⚠ {text}</div>', *_hidden_previews(), gr.update())
+    try:
+        from orca_engine.data import inspect_file
+        info = inspect_file(path)
+    except OrcaError as err:
+        return (error_box(err), *_hidden_previews(), gr.update(choices=[], value=None))
+    columns = [c["name"] for c in info.get("columns", [])]
+    label = label_column if label_column in columns else info.get("label_guess", "")
+    visitor.data_source, visitor.label_column = str(path), label or ""
+    picker = gr.update(choices=columns, value=label or None, visible=bool(columns))
+    return (*_data_view(visitor, modality, task), picker)
+
+
+def _data_view(visitor: Visitor, modality: str, task: str):
+    try:
+        ds = load_data(visitor.data_source, visitor.label_column, modality, task, seed=0)
+    except OrcaError as err:
+        return (error_box(err), *_hidden_previews())
+    report = ds.report
+    counts = render.class_count_rows(report)
+    preview = ds.preview(8)
+    kind = preview["kind"]
+    return (render.data_summary(report),
+            gr.update(value=counts, headers=render.class_count_headers(report), visible=bool(counts)),
+            gr.update(value=render.gallery_items(preview["x"], preview["targets"]) if kind == "image" else None,
+                      visible=kind == "image"),
+            gr.update(value=render.signal_figure(preview["x"], preview["targets"]) if kind == "signal" else None,
+                      visible=kind == "signal"),
+            _table_update(preview) if kind == "table" else gr.update(visible=False))
+
+
+def _table_update(preview: dict) -> Any:
+    rows = render.table_preview(preview["rows"], preview["targets"])
+    headers = (list(preview["rows"][0]) if preview["rows"] else []) + ["target"]
+    return gr.update(value=rows, headers=headers, visible=True)
+
+
+def _hidden_previews() -> tuple:
+    return (gr.update(visible=False),) * (len(DATA_OUTPUTS) - 1)
+
+
+@functools.lru_cache(maxsize=4)
+def load_data(source: str, label_column: str, modality: str, task: str, seed: int):
+    """The dataset as the engine sees it (cached: previews and 'try it' reuse it)."""
+    if not source:
+        raise gr.Error(messages.NEED_DATA)
+    from orca_engine.data import load_dataset
+    cfg = DataConfig(source=source, label_column=label_column, modality=modality or "auto", task=task or "auto",
+                     max_samples=messages.MAX_SAMPLES)
+    return load_dataset(cfg, seed)
+
+
+# -- steps 3 and 4: starting and steering runs --------------------------------------------------
+
+def config_handler(keys: list[str], action: Callable) -> Callable:
+    """A handler taking (visitor, *values of `keys`) whose API parameters are named after the options."""
+    def handler(visitor: Visitor, *values):
+        return action(visitor, dict(zip(keys, values)))
+    params = [inspect.Parameter("visitor", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(k.replace(".", "_"), inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in keys]
+    handler.__signature__ = inspect.Signature(params)
+    handler.__name__ = action.__name__
+    handler.__doc__ = action.__doc__
+    return handler
+
+
+def run_config(visitor: Visitor, values: dict[str, Any]) -> RunConfig:
+    """Widget values (dotted keys) + the visitor's data -> a validated RunConfig."""
+    if not visitor.data_source:
+        raise gr.Error(messages.NEED_DATA)
+    tree: dict[str, Any] = {"data": {"source": visitor.data_source, "label_column": visitor.label_column,
+                                     "max_samples": messages.MAX_SAMPLES}}
+    for key, value in values.items():
+        section, _, name = key.rpartition(".")
+        (tree.setdefault(section, {}) if section else tree)[name] = value
+    return RunConfig.from_dict(tree)
+
+
+@shows_errors
+def start_align(visitor: Visitor, values: dict[str, Any]):
+    """Prepare the data and backbone and align the embedder, in the engine's worker thread."""
+    config = run_config(visitor, values)
+    _retire_current(visitor)
+    run_id = session().start(config, stages=("align",), owner=visitor.owner)
+    visitor.watch(run_id)
+    return messages.STATE_NAMES["queued"], gr.Timer(active=True)
+
+
+@shows_errors
+def start_refine(visitor: Visitor, values: dict[str, Any]):
+    """Refine the aligned model in memory, or run align + refine when there is none; then evaluate."""
+    config = run_config(visitor, values)
+    if visitor.run_id and _state(visitor) == "idle":
+        overrides = {k: v for k, v in values.items() if k.startswith("refine.")}
+        session().continue_run(visitor.run_id, stages=("refine", "evaluate"), overrides=overrides,
+                               owner=visitor.owner)
+    else:
+        _retire_current(visitor)
+        visitor.watch(session().start(config, stages=("align", "refine", "evaluate"), owner=visitor.owner))
+    visitor.last_state = ""
+    return messages.STATE_NAMES["queued"], gr.Timer(active=True)
+
+
+def _retire_current(visitor: Visitor) -> None:
+    """One live run per visitor: stop the one they had before starting another."""
+    if not visitor.run_id:
+        return
+    try:
+        if _state(visitor) in ("queued", "running", "paused", "idle"):
+            session().cancel(visitor.run_id, owner=visitor.owner)
+    except OrcaError:
+        pass
+    visitor.past_runs[visitor.run_id] = visitor.view.run_dir
+
+
+def _state(visitor: Visitor) -> str:
+    return session().status(visitor.run_id, owner=visitor.owner).state
+
+
+def _control(verb: str) -> Callable:
+    @shows_errors
+    def control(visitor: Visitor) -> str:
+        if not visitor.run_id:
+            raise gr.Error(messages.NO_ACTIVE_RUN)
+        getattr(session(), verb)(visitor.run_id, owner=visitor.owner)
+        return render.progress_text(session().status(visitor.run_id, owner=visitor.owner))
+    control.__name__ = verb
+    control.__doc__ = f"{verb.capitalize()} the visitor's current run (acts within one step)."
+    return control
+
+
+pause, resume, step, stop = (_control(v) for v in ("pause", "resume", "step", "cancel"))
+
+
+def set_projection(visitor: Visitor, method: str) -> str:
+    """Switch the live projection between PCA and UMAP (takes effect at the next frame)."""
+    if visitor.run_id:
+        try:
+            session().set_projection_method(visitor.run_id, method, owner=visitor.owner)
+        except OrcaError:
+            pass  # a finished run keeps its recorded frames
+    return messages.PROJECTION_NOTES.get(method, "")
+
+
+# -- step 5: test ----------------------------------------------------------------------------
+
+@shows_errors
+def predict(visitor: Visitor, sample: float | None = 0, file: str | None = None) -> list[list[Any]]:
+    """Predict one test-split sample (by number) or every sample of an uploaded file."""
+    if not visitor.run_id or not visitor.view.config:
+        raise gr.Error(messages.TRY_NEEDS_MODEL)
+    data = visitor.view.config["data"]
+    ds = load_data(data["source"], data["label_column"], data["modality"], data["task"], visitor.view.config["seed"])
+    if file:
+        from orca_engine.data import encode_inputs
+        x, truths = encode_inputs(file, ds.spec), None
+    else:
+        i = int(min(max(sample or 0, 0), len(ds.x_test) - 1))
+        x, truths = ds.x_test[i:i + 1], [_readable(ds, ds.y_test[i])]
+    outputs = session().predict(visitor.run_id, x, owner=visitor.owner)
+    return render.prediction_rows(outputs, ds.task, ds.class_names, truths)
+
+
+def _readable(ds, y) -> str:
+    if ds.task == "classification":
+        return ds.class_names[int(y)]
+    flat = [float(v) for v in (y.ravel() if hasattr(y, "ravel") else [y])]
+    return ", ".join(f"{v:.4g}" for v in flat[:4])
+
+
+# -- step 6: export and replay ----------------------------------------------------------------
+
+@shows_errors
+def export_run(visitor: Visitor):
+    """Write the figures into the run folder, zip the run, and give the reproducing command line."""
+    if not visitor.run_id:
+        raise gr.Error(messages.NOTHING_TO_EXPORT)
+    run_dir = session().run_dir(visitor.run_id, owner=visitor.owner)
+    figures = write_figures(visitor, run_dir / "figures")
+    archive = session().export_zip(visitor.run_id, owner=visitor.owner)
+    command = session().command_line(visitor.run_id, owner=visitor.owner)
+    return messages.RUN_LABEL.format(run_id=visitor.run_id), str(archive), [str(p) for p in figures], command
+
+
+def write_figures(visitor: Visitor, folder: Path) -> list[Path]:
+    """The current figures as standalone interactive HTML files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    view, written = visitor.view, []
+    for name, build in render.FIGURES.items():
+        path = folder / f"{name}.html"
+        build(view).write_html(path, include_plotlyjs="cdn")
+        written.append(path)
+    return written
+
+
+def my_runs(visitor: Visitor):
+    """The visitor's runs, newest first, for the replay picker."""
+    ids = [s.run_id for s in session().runs(visitor.owner)] + list(visitor.past_runs)
+    ids = sorted(set(ids), reverse=True)
+    return gr.update(choices=ids, value=ids[0] if ids else None)
+
+
+@shows_errors
+def replay(visitor: Visitor, run_id: str | None = None, file: str | None = None):
+    """Replay a recorded run (one of the visitor's, or an uploaded zip / events.jsonl) from its events."""
+    if file:
+        name, records = Path(file).name, events_from_file(Path(file))
+    elif run_id:
+        name, records = run_id, load_events(_own_run_dir(visitor, run_id))
+    else:
+        raise gr.Error(messages.BAD_REPLAY_FILE)
+    visitor.replay_events(name, records)
+    return messages.REPLAYING.format(name=name), gr.Timer(active=True)
+
+
+def _own_run_dir(visitor: Visitor, run_id: str) -> str:
+    if run_id in visitor.past_runs:
+        return visitor.past_runs[run_id]
+    try:
+        return str(session().run_dir(run_id, owner=visitor.owner))
+    except OrcaError:
+        raise gr.Error(messages.NOT_YOUR_RUN) from None
+
+
+def events_from_file(path: Path) -> list[dict]:
+    """Event records from an events.jsonl or a run zip holding one."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            found = [i for i in archive.infolist() if i.filename.endswith("events.jsonl")
+                     and i.file_size <= messages.MAX_UPLOAD_MB * 2**20]
+            text = archive.read(found[0]).decode(errors="replace") if found else ""
+    else:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    records = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "type" in record:
+            records.append(record)
+    if not records:
+        raise gr.Error(messages.BAD_REPLAY_FILE)
+    return records

@@ -1,0 +1,172 @@
+"""Every user-facing string of the web app, in one place (labels, explanations, errors, statuses).
+
+Config options carry their own help line (`orca_engine.config`); only the short widget labels
+live here, keyed by the option's dotted name.
+"""
+from __future__ import annotations
+
+from orca_engine.projection import METHOD_NOTES
+
+# -- limits stated in the UI (enforced by launch(max_file_size=...) and data.max_samples) -------
+MAX_UPLOAD_MB = 50
+MAX_SAMPLES = 20_000
+
+TITLE = "ORCA Explorer"
+INTRO = (
+    "# ORCA Explorer\n"
+    "Reuse a pretrained transformer on data of another kind (signals, images, tables) with "
+    "**ORCA** (Shen et al., ICML 2023): first *align* a small new input layer so your data looks, "
+    "to the transformer, like the data it was trained on; then *refine* the whole model on your "
+    "task. Work through the six steps in order."
+)
+
+# -- step headings and their one-or-two-sentence explanations -----------------------------------
+STEPS = {
+    "data": ("1. Data", "Give the explorer a labelled dataset: upload a file or pick a bundled example. "
+                        "It shows what it understood so you can check before training."),
+    "backbone": ("2. Backbone", "Pick the pretrained transformer to reuse. A text model can learn a signal "
+                                "or image task: that is the cross-modal part."),
+    "align": ("3. Align", "Train only the new input layer (the *embedder*) so your embedded data moves toward "
+                          "the distribution the transformer knows. Watch the distance fall and the target "
+                          "points drift toward the source points."),
+    "refine": ("4. Refine", "Fine-tune embedder, transformer and prediction head together on your labels. "
+                            "The validation split picks the best epoch; the test split is not looked at."),
+    "test": ("5. Test", "Scores on the held-out test split, measured once, and a box to try the model "
+                        "on a sample of your own."),
+    "export": ("6. Export", "Take the run with you: a zip with config, events, metrics and model, the command "
+                            "line that reproduces it, and the figures. Replay an earlier run from its events."),
+}
+
+# -- widget labels, keyed by config option -------------------------------------------------------
+LABELS = {
+    "data.label_column": "Label column",
+    "data.modality": "Input kind",
+    "data.task": "Task",
+    "data.val_fraction": "Validation share",
+    "data.test_fraction": "Test share",
+    "data.train_fraction": "Share of training data used",
+    "model.backbone": "Backbone",
+    "model.pretrained": "Pretrained weights",
+    "model.embedder_init": "Embedder start",
+    "model.max_tokens": "Max tokens",
+    "model.patch_size": "Patch size",
+    "align.objective": "Objective",
+    "align.steps": "Steps",
+    "align.lr": "Learning rate",
+    "align.optimizer": "Optimiser",
+    "align.source_proxy": "Source proxy data",
+    "align.source_samples": "Source samples",
+    "align.samples_per_class": "Target samples per class",
+    "align.pseudo_label_k": "Pseudo-label clusters",
+    "align.projection_every": "Projection every (steps)",
+    "align.projection_points": "Projection points",
+    "refine.scope": "What is trained",
+    "refine.epochs": "Epochs",
+    "refine.lr": "Learning rate",
+    "refine.optimizer": "Optimiser",
+    "refine.batch_size": "Batch size",
+    "refine.warmup_fraction": "Warm-up share",
+    "refine.weight_decay": "Weight decay",
+    "refine.grad_clip": "Gradient clip",
+    "refine.patience": "Patience (epochs)",
+    "refine.class_weights": "Class weights",
+    "seed": "Seed",
+}
+
+# -- data step -----------------------------------------------------------------------------------
+EXAMPLE_LABEL = "Bundled example"
+USE_EXAMPLE = "Use this example"
+UPLOAD_LABEL = "Or upload your data"
+UPLOAD_HELP = (f"CSV/TSV (one row per sample), .npy/.npz (arrays `x` and `y`), or a .zip of image folders "
+               f"(one folder per class). Up to {MAX_UPLOAD_MB} MB and {MAX_SAMPLES:,} samples.")
+LOAD_UPLOAD = "Read the upload"
+DATA_ADVANCED = "Data options"
+NO_DATA = "No data yet: pick an example or upload a file."
+DATA_LOADED = "**{name}**: {modality} inputs of shape {shape}, {task} with {outputs}. Split {sizes}."
+CLASS_COUNTS = "Samples per class (training split)"
+PREVIEW = "Preview"
+DATA_NOTES = "Notes"
+NEED_DATA = "Pick or upload data in step 1 first."
+
+# -- backbone step -------------------------------------------------------------------------------
+BACKBONE_TABLE_HEADERS = ["Name", "Kind", "Parameters", "Licence", "Offline", "Status", "About"]
+BACKBONE_ADVANCED = "Advanced: embedder and source proxy"
+AVAILABLE = "available"
+UNAVAILABLE = "unavailable: {reason}"
+BACKBONE_CHOSEN = "**{name}**: {kind} model, {params} parameters, licence {licence}. {status}"
+
+# -- run controls --------------------------------------------------------------------------------
+START = "Start"
+PAUSE = "Pause"
+RESUME = "Resume"
+STEP = "Step"
+STOP = "Stop"
+ALIGN_ADVANCED = "Advanced: optimiser and live views"
+REFINE_ADVANCED = "Advanced: batch, schedule, regularisation"
+PROJECTION_METHOD = "Projection"
+PROJECTION_CHOICES = [("PCA (fast, linear)", "pca"), ("UMAP (slower, non-linear)", "umap")]
+PROJECTION_NOTES = METHOD_NOTES  # the engine words what each projection can and cannot show
+OBJECTIVE_PLOT = "Alignment objective"
+PROJECTION_PLOT = "Source (circles) and your data (crosses), coloured by class"
+HEATMAP_PLOT = "Distance from your classes (rows) to source classes (columns)"
+REFINE_PLOT = "Training loss and validation metric"
+REFINE_WITHOUT_ALIGN = "No aligned model in memory: Start runs alignment with step 3's settings first, then refines."
+
+# -- statuses ------------------------------------------------------------------------------------
+NO_RUN = "No run yet."
+STATE_NAMES = {
+    "queued": "Queued",
+    "running": "Running",
+    "paused": "Paused",
+    "idle": "Waiting for the next step",
+    "finished": "Finished",
+    "failed": "Failed",
+    "cancelled": "Stopped",
+}
+QUEUE_POSITION = "position {position} in the queue: another visitor's run is using the machine"
+PROGRESS = "{state}: {stage} step {step}/{total} · elapsed {elapsed} · ETA {eta}"
+PROGRESS_NO_STEPS = "{state}: {stage} · elapsed {elapsed}"
+UNKNOWN_ETA = "—"
+FAILED = "The run failed: {message}"
+RUN_LABEL = "Run `{run_id}`"
+REATTACHED = "Re-attached to your run `{run_id}`."
+ALIGNED = ("Aligned in {steps} steps: {objective} went from {before:.4g} to {after:.4g} ({change:+.0f}%); "
+           "exact OTDD {otdd_before:.4g} → {otdd_after:.4g}. Refine next (step 4).")
+STOPPED = "Stopped. Start again when you are ready."
+TEST_HEADLINE = "Test {metric}: **{value:.4g}** (measured once, on {n} held-out samples)"
+
+# -- test step -----------------------------------------------------------------------------------
+TEST_METRICS = "Test metrics"
+TEST_PLOT = "Predictions on the test split"
+NO_TEST_YET = "Test metrics appear when refinement has finished."
+TRY_SAMPLE = "Test sample number"
+TRY_UPLOAD = "Or upload samples (same format as the training file)"
+TRY_BUTTON = "Predict"
+PREDICTION_HEADERS = ["Sample", "Prediction", "Confidence / value", "True"]
+TRY_NEEDS_MODEL = "Train a model first: predictions need a finished or aligned run in memory."
+
+# -- export step ---------------------------------------------------------------------------------
+EXPORT_BUTTON = "Prepare the download"
+EXPORT_FILE = "Run zip (config, events, metrics, model)"
+FIGURES_FILE = "Figures (interactive HTML)"
+COMMAND_LINE = "Reproduce from a terminal"
+REPLAY_HEADING = "### Replay an earlier run"
+REPLAY_PICK = "Your runs"
+REPLAY_UPLOAD = "Or a run zip / events.jsonl"
+REPLAY_BUTTON = "Replay"
+REPLAYING = "Replaying `{name}` from its recorded events."
+NOTHING_TO_EXPORT = "Nothing to export yet: start a run first."
+
+# -- errors (engine errors are shown with their own message after this prefix) ------------------
+ERROR_PREFIX = {
+    "DataError": "There is a problem with the data",
+    "ConfigError": "A setting is out of range",
+    "BackboneError": "That backbone cannot be used",
+    "RunError": "That cannot be done with this run right now",
+}
+ERROR_GENERIC = "Something went wrong"
+NOT_YOUR_RUN = "That run belongs to another visitor (or does not exist)."
+NO_ACTIVE_RUN = "You have no run to control yet: start one in step 3."
+BAD_UPLOAD_TYPE = "Files of type '{suffix}' are not supported; upload CSV, TSV, .npy, .npz or .zip."
+UPLOAD_TOO_LARGE = "The file is {size_mb:.0f} MB; the limit here is {limit_mb} MB."
+BAD_REPLAY_FILE = "That file holds no run events; upload a run zip or its events.jsonl."

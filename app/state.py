@@ -1,0 +1,172 @@
+"""What one visitor's page knows: who they are, which run they watch, and that run folded from its events.
+
+`RunView` is a pure fold over event records (`orca_engine.events`): the poll handler feeds it the
+records it has not seen yet and redraws only the figures whose revision moved. Nothing here
+imports gradio, so it is unit-testable as plain Python.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL = ("finished", "failed", "cancelled")
+
+
+@dataclass
+class RunView:
+    """Accumulated arrays of one run, rebuilt from its event records."""
+    run_id: str = ""
+    run_dir: str = ""
+    config: dict = field(default_factory=dict)
+    stage: str = ""
+    align_steps: list[int] = field(default_factory=list)
+    align_losses: list[float] = field(default_factory=list)
+    refine_steps: list[int] = field(default_factory=list)
+    refine_losses: list[float] = field(default_factory=list)
+    val_epochs: list[int] = field(default_factory=list)
+    val_metrics: dict[str, list[float]] = field(default_factory=dict)
+    projection: dict | None = None
+    class_distances: dict | None = None
+    projection_ranges: tuple | None = None  # axis ranges drawn so far (they only grow within one method)
+    projection_ranges_method: str = ""
+    stage_metrics: dict[str, dict] = field(default_factory=dict)
+    final_metrics: dict = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    outcome: str = ""  # "" while going, else one of TERMINAL
+    error: str = ""
+    cursor: int = 0  # index of the next event record to read
+    revisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("align", "projection", "distances", "refine", "test", "outcome"), 0))
+
+    def apply_all(self, records: list[dict]) -> None:
+        for record in records:
+            self.apply(record)
+
+    def apply(self, record: dict) -> None:
+        """Fold one event record in; records older than the cursor are ignored (idempotent)."""
+        index = record.get("index")
+        if index is not None:
+            if index < self.cursor:
+                return
+            self.cursor = index + 1
+        else:
+            self.cursor += 1
+        handler = getattr(self, f"_on_{record.get('type', '')}", None)
+        if handler is not None:
+            handler(record)
+
+    @property
+    def test_metrics(self) -> dict:
+        return self.stage_metrics.get("evaluate", {}).get("test") or self.final_metrics.get("test") or {}
+
+    def _bump(self, *names: str) -> None:
+        for name in names:
+            self.revisions[name] += 1
+
+    def _on_run_started(self, r: dict) -> None:
+        self.run_id, self.run_dir, self.config = r.get("run_id", ""), r.get("run_dir", ""), r.get("config", {})
+
+    def _on_stage_started(self, r: dict) -> None:
+        self.stage = r["stage"]
+        if r["stage"] == "align":  # a repeated stage starts its curve afresh
+            self.align_steps, self.align_losses = [], []
+            self._bump("align")
+        elif r["stage"] == "refine":
+            self.refine_steps, self.refine_losses, self.val_epochs, self.val_metrics = [], [], [], {}
+            self._bump("refine")
+
+    def _on_step(self, r: dict) -> None:
+        if r["stage"] == "align":
+            self.align_steps.append(int(r["step"]))
+            self.align_losses.append(float(r["loss"]))
+            self._bump("align")
+        elif r["stage"] == "refine":
+            self.refine_steps.append(int(r["step"]))
+            self.refine_losses.append(float(r["loss"]))
+            self._bump("refine")
+
+    def _on_validation(self, r: dict) -> None:
+        self.val_epochs.append(int(r["epoch"]))
+        for name, value in r.get("metrics", {}).items():
+            if isinstance(value, (int, float)):
+                self.val_metrics.setdefault(name, []).append(float(value))
+        self._bump("refine")
+
+    def _on_projection(self, r: dict) -> None:
+        self.projection = r
+        self._bump("projection")
+
+    def _on_class_distances(self, r: dict) -> None:
+        self.class_distances = r
+        self._bump("distances")
+
+    def _on_warning(self, r: dict) -> None:
+        if r.get("stage") == "prepare":  # the data report's notes, already shown in step 1
+            self.notes.append(r.get("message", ""))
+        else:
+            self.warnings.append(f"{r.get('stage', '')}: {r.get('message', '')}")
+
+    def _on_stage_finished(self, r: dict) -> None:
+        self.stage_metrics[r["stage"]] = r.get("metrics", {})
+        if r["stage"] == "evaluate":
+            self._bump("test")
+
+    def _on_artifact(self, r: dict) -> None:
+        self.artifacts[r["name"]] = r["path"]
+        self._bump("test")
+
+    def _on_finished(self, r: dict) -> None:
+        self.final_metrics = r.get("metrics", {})
+        self.outcome = "finished"
+        self._bump("test", "outcome")
+
+    def _on_failed(self, r: dict) -> None:
+        self.outcome, self.error = "failed", r.get("message", "")
+        self._bump("outcome")
+
+    def _on_cancelled(self, r: dict) -> None:
+        self.outcome = "cancelled"
+        self._bump("outcome")
+
+
+@dataclass
+class Visitor:
+    """Per-browser-session state (a gr.State value, mutated in place so concurrent events agree)."""
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    run_id: str = ""
+    data_source: str = ""
+    label_column: str = ""
+    view: RunView = field(default_factory=RunView)
+    drawn: dict[str, int] = field(default_factory=dict)  # figure name -> revision last sent to the page
+    replay: list[dict] | None = None  # events of a replayed run, fed to the view a few per tick
+    last_state: str = ""
+    past_runs: dict[str, str] = field(default_factory=dict)  # earlier run id -> run folder (for replay)
+
+    def watch(self, run_id: str) -> None:
+        """Follow a (new) run from its first event."""
+        self.run_id, self.view, self.drawn, self.replay, self.last_state = run_id, RunView(), {}, None, ""
+
+    def replay_events(self, name: str, records: list[dict]) -> None:
+        """Show a recorded run: the poll feeds `records` to a fresh view a few at a time."""
+        self.watch("")
+        self.view.run_id, self.replay = name, list(records)
+
+    def needs_redraw(self, name: str, revision_key: str | None = None) -> bool:
+        """True once per change of the view's revision `revision_key` (default: same as `name`)."""
+        revision = self.view.revisions[revision_key or name]
+        if self.drawn.get(name) == revision:
+            return False
+        self.drawn[name] = revision
+        return True
+
+    def remembered(self) -> dict[str, Any]:
+        """What the browser keeps (gr.BrowserState) so a reloaded page re-attaches."""
+        return {"owner": self.owner, "run_id": self.run_id}
+
+
+def new_visitor() -> Visitor:
+    """Factory for gr.State: called once per browser session."""
+    return Visitor()

@@ -1,0 +1,27 @@
+"""Step 4, refine: scope, epochs and rate; Start / Stop; the live loss, validation metric and progress."""
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import messages
+from .common import option_widgets, step_header
+
+MAIN = ["refine.scope", "refine.epochs", "refine.lr"]
+ADVANCED = ["refine.optimizer", "refine.batch_size", "refine.warmup_fraction", "refine.weight_decay",
+            "refine.grad_clip", "refine.patience", "refine.class_weights"]
+
+
+def build() -> dict:
+    ui: dict = {}
+    step_header("refine")
+    with gr.Row():
+        ui["options"] = option_widgets(MAIN)
+    with gr.Accordion(messages.REFINE_ADVANCED, open=False):
+        ui["options"].update(option_widgets(ADVANCED))
+    gr.Markdown(messages.REFINE_WITHOUT_ALIGN, elem_classes="hint")
+    with gr.Row():
+        ui["start"] = gr.Button(messages.START, variant="primary", elem_id="refine-start")
+        ui["stop"] = gr.Button(messages.STOP, variant="stop", interactive=False, elem_id="refine-stop")
+    ui["status"] = gr.Markdown(messages.NO_RUN, elem_id="refine-status")
+    ui["curves_plot"] = gr.Plot(label=messages.REFINE_PLOT, elem_id="refine-curves")
+    return ui

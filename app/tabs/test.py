@@ -1,0 +1,25 @@
+"""Step 5, test: held-out metrics, confusion matrix or predicted-vs-true, and a "try it" box."""
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import messages
+from .common import step_header
+from .data import UPLOAD_TYPES
+
+
+def build() -> dict:
+    ui: dict = {}
+    step_header("test")
+    ui["status"] = gr.Markdown(messages.NO_TEST_YET, elem_id="test-status")
+    with gr.Row(equal_height=True):
+        ui["metrics"] = gr.Dataframe(headers=["metric", "value"], label=messages.TEST_METRICS, interactive=False,
+                                     elem_id="test-metrics", scale=1)
+        ui["plot"] = gr.Plot(label=messages.TEST_PLOT, elem_id="test-plot", scale=2)
+    with gr.Row():
+        ui["sample"] = gr.Number(0, precision=0, minimum=0, label=messages.TRY_SAMPLE, elem_id="try-sample")
+        ui["upload"] = gr.File(label=messages.TRY_UPLOAD, file_types=UPLOAD_TYPES, elem_id="try-upload")
+        ui["predict"] = gr.Button(messages.TRY_BUTTON, elem_id="try-predict")
+    ui["prediction"] = gr.Dataframe(headers=messages.PREDICTION_HEADERS, interactive=False,
+                                    elem_id="try-prediction")
+    return ui

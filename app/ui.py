@@ -1,0 +1,111 @@
+"""build_ui(): the one-page flow (six steps) wired to the handlers. No launching here (see app.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from . import handlers, live, messages
+from .state import new_visitor
+from .tabs import align, backbone, data, export, refine, test
+from .tabs.backbone import backbone_summary
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+POLL_SECONDS = 0.5
+PRIVATE = {"api_visibility": "private"}
+QUIET = {"show_progress": "hidden", **PRIVATE}
+
+
+def launch_options() -> dict[str, Any]:
+    """Keyword arguments for demo.launch(): styling, the stated upload limit, where run files live."""
+    handlers.RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    return {"css_paths": [ASSETS / "style.css"], "max_file_size": f"{messages.MAX_UPLOAD_MB}mb",
+            "allowed_paths": [str(handlers.RUNS_DIR.resolve())], "footer_links": ["api"]}
+
+
+def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
+    """The whole page. `warm_up_umap=False` skips compiling UMAP in the background (tests)."""
+    if warm_up_umap:
+        _warm_up_projection()
+    with gr.Blocks(title=messages.TITLE) as demo:
+        visitor = gr.State(new_visitor, delete_callback=handlers.visitor_left)
+        remembered = gr.BrowserState({"owner": "", "run_id": ""}, storage_key="orca-explorer-visitor")
+        timer = gr.Timer(POLL_SECONDS, active=False)
+        gr.Markdown(messages.INTRO, elem_id="intro")
+        steps = {"data": data.build(), "backbone": backbone.build(), "align": align.build(),
+                 "refine": refine.build(), "test": test.build(), "export": export.build()}
+        summary = gr.JSON(visible=False)
+        summary_button = gr.Button(visible=False)
+
+        options = {k: w for step in steps.values() for k, w in step.get("options", {}).items()}
+        _wire_data(steps["data"], steps["backbone"], visitor)
+        _wire_runs(steps, options, visitor, remembered, timer)
+        _wire_results(steps, visitor, timer)
+        summary_button.click(live.run_summary, visitor, summary, api_name="run_summary")
+        demo.load(handlers.restore, [remembered, visitor], [remembered, timer], **PRIVATE)
+    _hide_state_factory(demo)
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+def _hide_state_factory(demo: gr.Blocks) -> None:
+    """Gradio registers gr.State's factory as a public load endpoint; it is no step of the flow."""
+    for fn in demo.fns.values():
+        if fn.name == new_visitor.__name__:
+            fn.api_visibility = "private"
+    demo.config = demo.get_config_file()
+
+
+def _wire_data(ui: dict, bb: dict, visitor: gr.State) -> None:
+    kind = [ui["options"]["data.modality"], ui["options"]["data.task"]]
+    outputs = [ui[name] for name in handlers.DATA_OUTPUTS]
+    ui["use_example"].click(handlers.use_example, [visitor, ui["example"], *kind], outputs, api_name="use_example")
+    upload_inputs = [visitor, ui["upload"], ui["label_column"], *kind]
+    ui["upload"].upload(handlers.read_upload, upload_inputs, outputs + [ui["label_column"]], api_name="read_upload")
+    ui["load_upload"].click(handlers.read_upload, upload_inputs, outputs + [ui["label_column"]], **PRIVATE)
+    ui["label_column"].input(handlers.read_upload, upload_inputs, outputs + [ui["label_column"]], **PRIVATE)
+    bb["options"]["model.backbone"].change(backbone_summary, bb["options"]["model.backbone"], bb["summary"],
+                                           **PRIVATE)
+
+
+def _wire_runs(steps: dict, options: dict, visitor, remembered, timer) -> None:
+    al, rf = steps["align"], steps["refine"]
+    keys, widgets = list(options), list(options.values())
+    start_align = handlers.config_handler(keys, handlers.start_align)
+    start_refine = handlers.config_handler(keys, handlers.start_refine)
+    al["start"].click(start_align, [visitor, *widgets], [al["status"], timer], api_name="start_align",
+                      show_progress="minimal").then(handlers.remember, visitor, remembered, **PRIVATE)
+    rf["start"].click(start_refine, [visitor, *widgets], [rf["status"], timer], api_name="start_refine",
+                      show_progress="minimal").then(handlers.remember, visitor, remembered, **PRIVATE)
+    for name, fn in (("pause", handlers.pause), ("resume", handlers.resume), ("step", handlers.step),
+                     ("stop", handlers.stop)):
+        al[name].click(fn, visitor, al["status"], api_name=name, show_progress="hidden")
+    rf["stop"].click(handlers.stop, visitor, rf["status"], **QUIET)
+    al["method"].change(handlers.set_projection, [visitor, al["method"]], al["method_note"],
+                        api_name="set_projection")
+    outputs = {"align_status": al["status"], "refine_status": rf["status"], "loss_plot": al["loss_plot"],
+               "projection_plot": al["projection_plot"], "heatmap_plot": al["heatmap_plot"],
+               "curves_plot": rf["curves_plot"], "test_status": steps["test"]["status"],
+               "test_metrics": steps["test"]["metrics"], "test_plot": steps["test"]["plot"],
+               "align_pause": al["pause"], "align_resume": al["resume"], "align_step": al["step"],
+               "align_stop": al["stop"], "refine_stop": rf["stop"], "timer": timer}
+    timer.tick(live.poll, visitor, [outputs[name] for name in live.POLL_OUTPUTS], concurrency_limit=None,
+               trigger_mode="always_last", **QUIET)
+
+
+def _wire_results(steps: dict, visitor, timer) -> None:
+    ts, ex = steps["test"], steps["export"]
+    ts["predict"].click(handlers.predict, [visitor, ts["sample"], ts["upload"]], ts["prediction"],
+                        api_name="predict")
+    ex["prepare"].click(handlers.export_run, visitor, [ex["status"], ex["zip"], ex["figures"], ex["command"]],
+                        api_name="export").then(handlers.my_runs, visitor, ex["runs"], **PRIVATE)
+    ex["runs"].focus(handlers.my_runs, visitor, ex["runs"], **QUIET)
+    ex["replay"].click(handlers.replay, [visitor, ex["runs"], ex["replay_file"]], [ex["status"], timer],
+                       api_name="replay")
+
+
+def _warm_up_projection() -> None:
+    """Compile UMAP's numba code in the background so the first UMAP frame does not stall a run."""
+    from orca_engine.projection import warm_up_umap_in_background
+    warm_up_umap_in_background()

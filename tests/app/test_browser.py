@@ -1,0 +1,79 @@
+"""A real browser (headless Chromium) clicks through the example flow; the screenshot is kept as an artifact."""
+import shutil
+import time
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+
+
+def text_of(driver, elem_id: str) -> str:
+    return driver.find_element(By.ID, elem_id).text
+
+
+def wait_text(driver, elem_id: str, needle: str, timeout: float = 120) -> str:
+    WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: needle in text_of(d, elem_id))
+    return text_of(driver, elem_id)
+
+
+def set_number(driver, elem_id: str, value) -> None:
+    box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(str(value), Keys.TAB)
+
+
+def pick(driver, elem_id: str, value: str) -> None:
+    box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input")
+    box.click()
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(value)
+    time.sleep(0.3)
+    box.send_keys(Keys.ENTER)
+
+
+def click(driver, elem_id: str) -> None:
+    button = driver.find_element(By.ID, elem_id)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+
+
+def test_example_flow_in_chromium(live_app, chrome, artifacts):
+    chrome.get(live_app)
+    WebDriverWait(chrome, 60).until(lambda d: d.find_elements(By.ID, "use-example"))
+    assert "1. Data" in chrome.page_source and "6. Export" in chrome.page_source
+
+    click(chrome, "use-example")
+    summary = wait_text(chrome, "data-status", "classification", timeout=60)
+    assert "10 classes" in summary
+
+    pick(chrome, "opt-model-backbone", "tiny-bert")
+    wait_text(chrome, "backbone-summary", "tiny-bert", timeout=20)
+    set_number(chrome, "opt-align-steps", 10)
+    set_number(chrome, "opt-align-lr", 0.01)
+    click(chrome, "align-start")
+    aligned = wait_text(chrome, "align-status", "Aligned", timeout=150)
+    assert "10 steps" in aligned
+
+    set_number(chrome, "opt-refine-epochs", 1)
+    click(chrome, "refine-start")
+    headline = wait_text(chrome, "test-status", "Test accuracy", timeout=180)
+    assert "held-out" in headline
+    time.sleep(1.5)  # let the last figures settle before the picture
+
+    plots = chrome.find_elements(By.CSS_SELECTOR, "#align-projection .js-plotly-plot .scatterlayer .trace")
+    assert len(plots) >= 2  # source and target told apart
+    assert chrome.find_elements(By.CSS_SELECTOR, "#test-plot .js-plotly-plot")
+
+    height = chrome.execute_script("return document.body.scrollHeight")
+    chrome.set_window_size(1400, min(height + 100, 6000))
+    time.sleep(1.0)
+    path = artifacts / "app.png"
+    assert chrome.save_screenshot(str(path)) and path.stat().st_size > 50_000
+    shutil.copy(path, DOCS_SCREENSHOT)
+
+    chrome.refresh()  # a reloaded page re-attaches to the visitor's run (run id kept in the browser)
+    wait_text(chrome, "test-status", "Test accuracy", timeout=60)
+    assert "Aligned in 10 steps" in wait_text(chrome, "align-status", "Aligned", timeout=30)

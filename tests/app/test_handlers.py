@@ -1,0 +1,115 @@
+"""Handlers as plain functions: errors become page messages, runs are the visitor's own, polls redraw sparingly."""
+import json
+import zipfile
+
+import gradio as gr
+import pytest
+
+from app import handlers, live, messages
+from app.state import Visitor
+from orca_engine.errors import ConfigError, DataError
+
+ALIGN_RUN = [
+    {"type": "run_started", "run_id": "r1", "run_dir": "", "config": {}},
+    {"type": "stage_started", "stage": "align", "total_steps": 3},
+    {"type": "step", "stage": "align", "step": 1, "total": 3, "loss": 2.0, "metrics": {}},
+]
+
+
+def test_engine_errors_read_as_sentences():
+    assert handlers.friendly(DataError("no label column")) == f"{messages.ERROR_PREFIX['DataError']}: no label column"
+    assert handlers.friendly(ConfigError("x")).startswith(messages.ERROR_PREFIX["ConfigError"])
+
+
+@pytest.mark.parametrize("name, content", [("rows.xyz", b"a,b\n1,2\n"), ("broken.npy", b"not numpy at all"),
+                                           ("empty.csv", b"")])
+def test_bad_upload_shows_an_error_next_to_the_upload(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    status, *previews, picker = handlers.read_upload(Visitor(), str(path))
+    assert "orca-error" in status and messages.ERROR_PREFIX["DataError"] in status
+    assert all(p.get("visible") is False for p in previews)
+
+
+def test_csv_upload_offers_its_columns_and_guesses_the_label(tmp_path):
+    path = tmp_path / "plants.csv"
+    rows = "\n".join(f"{i % 7},{i % 5 * 0.5},{'ab'[i % 2]}" for i in range(60))
+    path.write_text("height,width,species\n" + rows + "\n")
+    visitor = Visitor()
+    status, counts, gallery, plot, table, picker = handlers.read_upload(visitor, str(path))
+    assert "orca-error" not in status and "tabular" in status
+    assert picker["choices"] == ["height", "width", "species"] and picker["value"] == "species"
+    assert table["visible"] is True and counts["visible"] is True
+    assert visitor.data_source == str(path) and visitor.label_column == "species"
+
+
+def test_example_summary_states_modality_task_and_classes():
+    status, counts, gallery, plot, table = handlers.use_example(Visitor(), "digits")
+    assert "digits" in status and "classification" in status and "10 classes" in status
+    assert len(counts["value"]) == 10 and gallery["visible"] is True
+
+
+def test_start_without_data_is_a_message_not_a_crash():
+    with pytest.raises(gr.Error, match="step 1"):
+        handlers.start_align(Visitor(), {})
+
+
+def test_out_of_range_option_names_the_field():
+    visitor = Visitor(data_source="digits")
+    with pytest.raises(gr.Error, match="align.steps"):
+        handlers.start_align(visitor, {"align.steps": -1})
+
+
+def test_config_handler_exposes_option_names_to_the_api():
+    import inspect
+    fn = handlers.config_handler(["align.steps", "refine.lr"], handlers.start_align)
+    assert list(inspect.signature(fn).parameters) == ["visitor", "align_steps", "refine_lr"]
+
+
+def test_controls_need_a_run_of_ones_own(fake_session):
+    with pytest.raises(gr.Error, match=messages.NO_ACTIVE_RUN[:20]):
+        handlers.pause(Visitor())
+    fake_session.add_run("r1", "alice", ALIGN_RUN)
+    mallory = Visitor(owner="mallory", run_id="r1")
+    with pytest.raises(gr.Error, match="another visitor"):
+        handlers.stop(mallory)
+    with pytest.raises(gr.Error, match=messages.NOT_YOUR_RUN[:20]):
+        handlers.replay(Visitor(owner="mallory"), "r1")
+    assert fake_session.calls == []
+    handlers.pause(Visitor(owner="alice", run_id="r1"))
+    assert fake_session.calls == [("pause", "r1")]
+
+
+def test_poll_redraws_only_what_changed_and_stops_when_the_run_ends(fake_session):
+    fake_session.add_run("r1", "alice", ALIGN_RUN, step=1)
+    visitor = Visitor(owner="alice")
+    visitor.watch("r1")
+    first = dict(zip(live.POLL_OUTPUTS, live.poll(visitor)))
+    assert "step 1/3" in first["align_status"]
+    assert first["loss_plot"] is not gr.skip() and first["timer"] == gr.skip()
+    assert first["align_pause"]["interactive"] is True
+    second = dict(zip(live.POLL_OUTPUTS, live.poll(visitor)))
+    assert second["loss_plot"] == gr.skip() and second["align_pause"] == gr.skip()
+    fake_session.records["r1"].append({"index": 3, "time": 0.0, "type": "cancelled", "stage": "align"})
+    fake_session.statuses["r1"].state = "cancelled"
+    last = dict(zip(live.POLL_OUTPUTS, live.poll(visitor)))
+    assert isinstance(last["timer"], gr.Timer) and last["timer"].active is False
+    assert last["align_pause"]["interactive"] is False
+
+
+def test_replay_reads_events_from_a_run_zip(tmp_path, fake_session):
+    archive = tmp_path / "run.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("run/events.jsonl", "".join(json.dumps({"index": i, **r}) + "\n" for i, r in enumerate(ALIGN_RUN)))
+    visitor = Visitor()
+    status, timer = handlers.replay(visitor, None, str(archive))
+    assert "run.zip" in status and timer.active is True
+    live.poll(visitor)
+    assert visitor.view.align_losses == [2.0]
+
+
+def test_replay_refuses_files_without_events(tmp_path):
+    junk = tmp_path / "events.jsonl"
+    junk.write_text("hello\n")
+    with pytest.raises(gr.Error, match=messages.BAD_REPLAY_FILE[:20]):
+        handlers.replay(Visitor(), None, str(junk))
