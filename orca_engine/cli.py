@@ -1,4 +1,4 @@
-"""Command line: `python -m orca_engine {run,predict,evaluate,backbones,examples} ...`.
+"""Command line: `python -m orca_engine {run,predict,evaluate,compare,backbones,examples} ...`.
 
 Every run option is a flag built from the config's own metadata (help, choices, ranges), so the
 CLI, the app and config files share one source of truth. `--config run.yaml` loads a file and
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .config import RunConfig, allowed_choices, cli_flag, iter_options
-from .errors import OrcaError
+from .errors import ConfigError, OrcaError
 
 
 def _parse_bool(text: str) -> bool:
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data", required=True, help="labelled file in the run's training format")
 
+    add_compare_parser(sub)
     sub.add_parser("backbones", help="list registered backbones and whether they work offline")
     sub.add_parser("examples", help="list bundled example datasets")
     return parser
@@ -175,12 +176,110 @@ def cmd_backbones(args: argparse.Namespace) -> int:
 def cmd_examples(args: argparse.Namespace) -> int:
     from .data import EXAMPLES
     for name, spec in EXAMPLES.items():
-        print(f"{name:<20}{spec.modality:<10}{spec.task:<16}{spec.description}")
+        print(f"{name:<22}{spec.modality:<10}{spec.task:<16}{spec.description}")
     return 0
 
 
+def add_compare_parser(sub) -> None:
+    from .compare import DEFAULT_FRACTION_VARIANTS, DEFAULT_FRACTIONS, PRESETS, VARIANTS
+    compare = sub.add_parser("compare", help="run a grid of ORCA variants over seeds; write tables and plots",
+                             description="Each variant is the ORCA recipe with one thing changed: "
+                                         + "; ".join(f"{n}: {v.question}" for n, v in VARIANTS.items()))
+    compare.add_argument("--data", help="bundled example name or data file (default: the config's)")
+    compare.add_argument("--backbone", help="pretrained body (default: the config's)")
+    compare.add_argument("--config", help="a base run config (.yaml/.json); the preset, then --set, override it")
+    compare.add_argument("--preset", choices=tuple(PRESETS), default="quick",
+                         help="training budget of every run (recorded with the table; default: quick)")
+    compare.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a base config option, e.g. --set refine.epochs=5 (repeatable)")
+    compare.add_argument("--variants", default="all", help=f"comma-separated subset of: {', '.join(VARIANTS)}")
+    compare.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    compare.add_argument("--fractions", default=",".join(f"{f:g}" for f in DEFAULT_FRACTIONS),
+                         help="training-split fractions for --fraction-variants (default: %(default)s)")
+    compare.add_argument("--fraction-variants", default=",".join(DEFAULT_FRACTION_VARIANTS),
+                         help="variants also run at every fraction (default: %(default)s; 'none' for none)")
+    compare.add_argument("--out", help="output folder (default: compare/<data>-<backbone>)")
+    compare.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
+    compare.add_argument("--keep-models", action="store_true", help="keep every run's model.safetensors")
+    compare.add_argument("--cache", help="source-feature cache folder (default: ~/.cache/orca_explorer)")
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """'refine.epochs=5' -> ('refine.epochs', 5); values are read as JSON when they parse, else text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set refine.epochs=5")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def _names(text: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    if text.strip() == "all":
+        return default
+    if text.strip() == "none":
+        return ()
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _numbers(text: str, kind, flag: str) -> tuple:
+    try:
+        return tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: expected comma-separated numbers, e.g. {flag} 0,1,2") from None
+
+
+def compare_base_config(args: argparse.Namespace) -> tuple[RunConfig, dict]:
+    """File (or defaults) <- preset <- --data/--backbone <- --set; returns the config and what was overridden."""
+    from .compare import PRESETS
+    config = RunConfig.from_file(args.config) if args.config else RunConfig()
+    overrides = dict(PRESETS[args.preset])
+    if args.data:
+        overrides["data.source"] = args.data
+    if args.backbone:
+        overrides["model.backbone"] = args.backbone
+    overrides.update(parse_assignment(item) for item in args.set)
+    return config.with_overrides(overrides), overrides
+
+
+def compare_command(args: argparse.Namespace, base: RunConfig, spec) -> str:
+    """The fully spelled-out command that regenerates a comparison."""
+    parts = ["python -m orca_engine compare", f"--data {base.data.source}", f"--backbone {base.model.backbone}"]
+    parts += [f"--config {args.config}"] if args.config else []
+    parts += [f"--preset {args.preset}", f"--variants {','.join(spec.variants)}",
+              f"--seeds {','.join(map(str, spec.seeds))}", f"--fractions {','.join(f'{f:g}' for f in spec.fractions)}",
+              f"--fraction-variants {','.join(spec.fraction_variants) or 'none'}"]
+    parts += [f"--set {item}" for item in args.set]
+    parts += [f"--out {args.out}"] if args.out else []
+    return " ".join(parts)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import VARIANTS, GridSpec, machine_description, run_grid, write_outputs
+    base, overrides = compare_base_config(args)
+    spec = GridSpec(variants=_names(args.variants, VARIANTS.names()), seeds=_numbers(args.seeds, int, "--seeds"),
+                    fractions=_numbers(args.fractions, float, "--fractions"),
+                    fraction_variants=_names(args.fraction_variants, VARIANTS.names()))
+    name = f"{Path(base.data.source).stem}-{base.model.backbone}"
+    out = Path(args.out or Path("compare") / name)
+    print(f"compare: {len(spec.cells())} runs of {name} into {out}", file=sys.stderr)
+    result = run_grid(base, spec, out, progress=lambda line: print(line, file=sys.stderr, flush=True),
+                      keep_models=args.keep_models, cache_dir=args.cache)
+    settings = {"command": compare_command(args, base, spec), "preset": args.preset, "overrides": overrides, "base_config": base.to_dict(),
+                "grid": spec.to_dict(), "machine": machine_description(), "seconds": round(result.seconds, 1),
+                "cells": len(result.cells), "failed": [c.cell.label for c in result.cells if not c.ok],
+                "model_loads": result.model_loads, "alignments_reused": result.alignments_reused}
+    written = write_outputs(out, result.run_dirs, settings, plots=not args.no_plots, title=name)
+    print(written["table.md"].read_text())
+    failed = settings["failed"]
+    if failed:
+        print(f"warning: {len(failed)} run(s) failed: {', '.join(failed)} (see their events.jsonl)", file=sys.stderr)
+    return 1 if len(failed) == len(result.cells) else 0
+
+
 COMMANDS = {"run": cmd_run, "predict": cmd_predict, "evaluate": cmd_evaluate, "backbones": cmd_backbones,
-            "examples": cmd_examples}
+            "examples": cmd_examples, "compare": cmd_compare}
 
 
 class Progress:
