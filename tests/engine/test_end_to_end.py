@@ -86,3 +86,24 @@ def test_cli_reports_user_errors_without_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "orca_engine", "run", "--align-steps", "-3"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "align.steps" in done.stderr
+
+
+def test_pause_step_and_cancel_a_real_alignment(session):
+    import time
+    cfg = _config("digits", align={"steps": 500, "projection_every": 0})
+    run = session.start(cfg, stages=("align",))
+    deadline = time.time() + 120
+    while session.status(run).step < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    session.pause(run)
+    time.sleep(0.5)
+    frozen = session.status(run).step
+    time.sleep(0.5)
+    assert session.status(run).step == frozen and session.status(run).state == "paused"
+    session.step(run)
+    while session.status(run).step == frozen and time.time() < deadline:
+        time.sleep(0.05)
+    assert session.status(run).step == frozen + 1
+    session.cancel(run)
+    status = session.wait(run, timeout=30)
+    assert status.state == "cancelled" and status.step < 500
