@@ -15,19 +15,15 @@ local cache is tried, so an unreachable body raises BackboneError naming the off
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import os
-import socket
-import ssl
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 from .errors import BackboneError
+from .hub import go_offline, hub_reachable
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -127,61 +123,6 @@ def _offline_names() -> str:
     return ", ".join(name for name, spec in BACKBONES.items() if spec.offline)
 
 
-def _hub_offline() -> bool:
-    from huggingface_hub import constants
-    env = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").upper()
-    return env in ("1", "ON", "YES", "TRUE") or bool(constants.HF_HUB_OFFLINE)
-
-
-@functools.lru_cache(maxsize=1)
-def _probe_hub(timeout: float = 1.5) -> bool:
-    """Connect to the hub endpoint and complete a verified TLS handshake, within `timeout` seconds.
-
-    TLS matters: an intercepting proxy accepts any TCP connection, then lets hub calls stall. The
-    probe runs in a daemon thread so a hanging DNS lookup cannot hold us past the timeout. Behind an
-    explicit HTTPS proxy the probe cannot see the hub, so the network is trusted.
-    """
-    from huggingface_hub import constants
-    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
-        return True
-    url = urlparse(constants.ENDPOINT)
-    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
-    reached: list[bool] = []
-
-    def handshake() -> None:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout) as sock:
-            if url.scheme == "https":
-                _tls_context().wrap_socket(sock, server_hostname=host).close()
-            reached.append(True)
-
-    probe = threading.Thread(target=handshake, daemon=True)
-    probe.start()
-    probe.join(timeout)
-    return bool(reached)
-
-
-def _tls_context() -> ssl.SSLContext:
-    """Verify certificates as the hub client (httpx) does: SSL_CERT_FILE, else certifi, else the system store."""
-    cafile = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
-    if cafile is None:
-        with contextlib.suppress(ImportError):
-            import certifi
-            cafile = certifi.where()
-    return ssl.create_default_context(cafile=cafile)
-
-
-def hub_reachable() -> bool:
-    """Whether the Hugging Face hub can be reached (False when offline mode is set); memoised."""
-    return not _hub_offline() and _probe_hub()
-
-
-def _go_offline() -> None:
-    """Make every later hub call local-only, instead of each one retrying the network for ~20 s."""
-    from huggingface_hub import constants
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    constants.HF_HUB_OFFLINE = True
-
-
 def load_from_source(spec: BackboneSpec, load: Callable[..., Any]) -> Any:
     """Call `load(**kwargs)` for a hub or local source, turning every failure into a BackboneError."""
     if Path(spec.hub_id).is_dir():
@@ -191,7 +132,7 @@ def load_from_source(spec: BackboneSpec, load: Callable[..., Any]) -> Any:
             raise BackboneError(f"cannot read backbone {spec.name!r} from {spec.hub_id}: {e}") from None
     online = hub_reachable()
     if not online:
-        _go_offline()
+        go_offline()
     try:
         return load() if online else load(local_files_only=True)
     except Exception as e:  # noqa: BLE001 - hub, cache and network errors all mean "not available"
@@ -281,7 +222,7 @@ def load_backbone(name: str, *, pretrained: bool = True, device: "str | torch.de
     spec = BACKBONES.get(name)
     available, reason = backbone_status(name)
     if not available:  # fail before importing torch and transformers (seconds on a busy machine)
-        _go_offline()
+        go_offline()
         raise BackboneError(f"backbone {name!r} ({spec.hub_id}) cannot be loaded: {reason} "
                             "(or connect once so it is cached)")
     from .bodies import BACKBONE_KINDS

@@ -7,7 +7,7 @@
 Torch is imported only when features are computed, so importing this package stays light.
 """
 from .features import default_cache_dir, source_features
-from .hub import hub_reachable
+from ..hub import hub_reachable
 from .proxies import SOURCE_PROXIES, ProxySpec, default_proxy, proxy_choices
 
 __all__ = ["SOURCE_PROXIES", "ProxySpec", "default_proxy", "proxy_choices", "source_features",

@@ -12,7 +12,7 @@ import io
 import numpy as np
 
 from ..errors import DataError
-from .hub import hub_reachable
+from ..hub import hub_reachable
 from .sampling import balanced_indices
 
 REPO_ID = "uoft-cs/cifar10"

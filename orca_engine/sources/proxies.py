@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..registry import Registry
 from .cifar10 import cifar10_images, cifar10_readable
-from .hub import hub_reachable
+from ..hub import hub_reachable
 from .synthetic_images import synthetic_images
 from .wordnet import wordnet_sentences
 

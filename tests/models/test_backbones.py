@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from model_cases import TEXT_TINY, TINY, VISION_TINY, shared_backbone
-from orca_engine import backbones
+from orca_engine import backbones, hub
 from orca_engine.backbones import BACKBONES, FAMILIES, backbone_status, load_backbone
 from orca_engine.config import ModelConfig
 from orca_engine.errors import BackboneError, ConfigError
@@ -127,15 +127,23 @@ def test_hub_backbone_fails_fast_offline_and_names_offline_choices(monkeypatch):
     assert backbone_status("tiny-bert")[0] and backbone_status("minilm")[0] == BACKBONES.get("minilm").offline
 
 
-def test_hub_probe_quickly_rejects_an_endpoint_that_is_not_the_hub(monkeypatch):
+def test_hub_probe_rejects_an_endpoint_that_accepts_tcp_but_is_not_the_hub(monkeypatch):
+    """Like an intercepting proxy: a local server that accepts connections but never speaks TLS."""
+    import socket
     from huggingface_hub import constants
-    monkeypatch.setattr(constants, "ENDPOINT", "https://10.255.255.1")
-    backbones._probe_hub.cache_clear()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    monkeypatch.setattr(constants, "ENDPOINT", f"https://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    hub._probe_hub.cache_clear()
     start = time.perf_counter()
     try:
-        assert backbones._probe_hub(timeout=0.5) is False
+        assert hub._probe_hub(timeout=0.5) is False
     finally:
-        backbones._probe_hub.cache_clear()
+        hub._probe_hub.cache_clear()
+        server.close()
     assert time.perf_counter() - start < 1.5
 
 
