@@ -21,6 +21,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))  # before numba loads
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 
@@ -97,7 +98,10 @@ def projection_section(args: argparse.Namespace) -> str:
     ])
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], str]] = {"projection": projection_section}
+from live_view_runs import page_load_section, slowdown_section  # noqa: E402
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], str]] = {
+    "projection": projection_section, "slowdown": slowdown_section, "page_load": page_load_section}
 
 
 def _machine() -> str:
@@ -137,11 +141,14 @@ def _without_trailing_blanks(lines: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sections", nargs="+", choices=sorted(SECTIONS), default=sorted(SECTIONS))
+    parser.add_argument("--sections", nargs="+", choices=sorted(SECTIONS), default=["projection"])
     parser.add_argument("--points", nargs="+", type=int, default=[500, 1000, 2000],
                         help="points per side (source and target each)")
     parser.add_argument("--dim", type=int, default=384, help="feature width (MiniLM: 384)")
     parser.add_argument("--frames", type=int, default=10, help="frames timed after the first")
+    parser.add_argument("--data", default="digits", help="dataset for the run-based sections")
+    parser.add_argument("--backbone", default="minilm", help="backbone for the run-based sections")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats (slowdown section)")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
     args = parser.parse_args(argv)

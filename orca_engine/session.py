@@ -81,12 +81,14 @@ class _Run:
 
 class Session:
     def __init__(self, runs_dir: str | Path = "runs", max_active: int = 1, keep_models: int = 4,
-                 cache_dir: str | Path | None = None, live_projection: bool = True):
+                 cache_dir: str | Path | None = None, live_projection: bool = True,
+                 projection_method: str = "pca"):
         self.runs_dir = Path(runs_dir)
         self.max_active = max_active
         self.keep_models = keep_models
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.live_projection = live_projection
+        self.projection_method = projection_method  # for new runs; set_projection_method changes one run
         self._runs: dict[str, _Run] = {}
         self._waiting: list[str] = []  # FIFO of run ids waiting for a compute slot
         self._active = 0
@@ -103,6 +105,7 @@ class Session:
         write_json(run_dir / "config.json", config.to_dict())
         ctx = RunContext(config=config, run_dir=run_dir, cache_dir=self.cache_dir)
         run = _Run(run_dir.name, owner, config, run_dir, ctx)
+        run.projection_method = self.projection_method
         with self._cond:
             self._runs[run.id] = run
         run.record(RunStarted(run.id, str(run_dir), config.to_dict()))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import contextlib
 import shutil
 import socket
 import tempfile
@@ -123,13 +124,11 @@ def live_app():
         shutil.rmtree(runs, ignore_errors=True)
 
 
-@pytest.fixture
-def chrome():
+@contextlib.contextmanager
+def chrome_driver():
     """Headless Debian Chromium through selenium; the flags keep it off the (closed) network."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    if not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()):
-        pytest.skip("Chromium / chromedriver not installed")
     profile = tempfile.mkdtemp(prefix="orca-chrome-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
@@ -143,3 +142,11 @@ def chrome():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def chrome():
+    if not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()):
+        pytest.skip("Chromium / chromedriver not installed (scripts/setup.sh --dev installs them)")
+    with chrome_driver() as driver:
+        yield driver
