@@ -27,6 +27,7 @@ from .state import Visitor
 
 RUNS_DIR = Path(os.environ.get("ORCA_RUNS_DIR", "runs"))
 MAX_ACTIVE = int(os.environ.get("ORCA_MAX_ACTIVE", "1"))
+KEEP_RUN_FOLDERS = int(os.environ.get("ORCA_KEEP_RUNS", "200"))  # older run folders are deleted
 
 _session: Session | None = None
 _session_lock = threading.Lock()
@@ -37,7 +38,7 @@ def session() -> Session:
     global _session
     with _session_lock:
         if _session is None:
-            _session = Session(runs_dir=RUNS_DIR, max_active=MAX_ACTIVE)
+            _session = Session(runs_dir=RUNS_DIR, max_active=MAX_ACTIVE, keep_run_folders=KEEP_RUN_FOLDERS)
         return _session
 
 

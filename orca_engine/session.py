@@ -82,13 +82,14 @@ class _Run:
 class Session:
     def __init__(self, runs_dir: str | Path = "runs", max_active: int = 1, keep_models: int = 4,
                  cache_dir: str | Path | None = None, live_projection: bool = True,
-                 projection_method: str = "pca"):
+                 projection_method: str = "pca", keep_run_folders: int | None = None):
         self.runs_dir = Path(runs_dir)
         self.max_active = max_active
         self.keep_models = keep_models
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.live_projection = live_projection
         self.projection_method = projection_method  # for new runs; set_projection_method changes one run
+        self.keep_run_folders = keep_run_folders  # None keeps every folder; a public server bounds its disk
         self._runs: dict[str, _Run] = {}
         self._waiting: list[str] = []  # FIFO of run ids waiting for a compute slot
         self._active = 0
@@ -101,6 +102,7 @@ class Session:
         config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
         stages = self._checked_stages(stages)
         name = config.name or f"{Path(config.data.source).stem}-{config.model.backbone}"
+        self._prune_run_folders()
         run_dir = new_run_dir(self.runs_dir, name)
         write_json(run_dir / "config.json", config.to_dict())
         ctx = RunContext(config=config, run_dir=run_dir, cache_dir=self.cache_dir)
@@ -125,6 +127,18 @@ class Session:
             run.config = run.ctx.config = config
             write_json(run.run_dir / "config.json", config.to_dict())
         self._launch(run, stages)
+
+    def _prune_run_folders(self) -> None:
+        """Delete the oldest run folders (and their zips) beyond `keep_run_folders`, never a live run's."""
+        if self.keep_run_folders is None or not self.runs_dir.is_dir():
+            return
+        import shutil
+        live = {r.run_dir.resolve() for r in self._runs.values() if r.state in ACTIVE_STATES or r.ctx.model is not None}
+        folders = sorted((p for p in self.runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        for old in folders[:max(0, len(folders) - self.keep_run_folders + 1)]:
+            if old.resolve() not in live:
+                shutil.rmtree(old, ignore_errors=True)
+                old.with_suffix(".zip").unlink(missing_ok=True)
 
     def _checked_stages(self, stages: Iterable[str]) -> tuple[str, ...]:
         from .stages import USER_STAGES

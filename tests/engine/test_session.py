@@ -143,3 +143,22 @@ def test_continue_is_refused_unless_idle_and_bad_stages_are_named(session):
         session.start({}, stages=("train",))
     session.cancel(run)
     session.wait(run, timeout=5)
+
+
+def test_old_run_folders_are_pruned_but_never_a_live_run(tmp_path, monkeypatch):
+    monkeypatch.setitem(STAGES._items, "prepare", _prepare)
+    monkeypatch.setitem(STAGES._items, "align", _counting_stage("align", steps=400))
+    session = Session(runs_dir=tmp_path, live_projection=False, keep_run_folders=2)
+    for i in range(3):
+        old = tmp_path / f"old-{i}"
+        old.mkdir()
+        (old / "events.jsonl").write_text("")
+        time.sleep(0.01)
+    live = session.start({}, stages=("align",))
+    second = session.start({}, stages=("align",))
+    remaining = {p.name for p in tmp_path.iterdir() if p.is_dir()}
+    assert remaining == {live, second}, remaining
+    session.cancel(live)
+    session.cancel(second)
+    session.wait(live, timeout=5)
+    session.wait(second, timeout=5)
