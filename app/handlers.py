@@ -334,6 +334,15 @@ def replay(visitor: Visitor, run_id: str | None = None, file: str | None = None)
     return messages.REPLAYING.format(name=name), gr.Timer(active=True)
 
 
+@shows_errors
+def compare_runs(visitor: Visitor):
+    """Step 7: the visitor's finished runs on the current dataset, as a table and a chart."""
+    from .compare_view import comparison_chart, comparison_rows
+    ids = sorted(set([s.run_id for s in session().runs(visitor.owner)] + list(visitor.past_runs)))
+    note, shown, table = comparison_rows([_own_run_dir(visitor, i) for i in ids], visitor.data_source or None)
+    return note, shown, comparison_chart(table)
+
+
 def _own_run_dir(visitor: Visitor, run_id: str) -> str:
     if run_id in visitor.past_runs:
         return visitor.past_runs[run_id]

@@ -17,7 +17,7 @@ INTRO = (
     "Reuse a pretrained transformer on data of another kind (signals, images, tables) with "
     "**ORCA** (Shen et al., ICML 2023): first *align* a small new input layer so your data looks, "
     "to the transformer, like the data it was trained on; then *refine* the whole model on your "
-    "task. Work through the six steps in order."
+    "task. Work through the steps in order; step 7 compares the runs you made."
 )
 
 # -- step headings and their one-or-two-sentence explanations -----------------------------------
@@ -35,6 +35,9 @@ STEPS = {
                         "on a sample of your own."),
     "export": ("6. Export", "Take the run with you: a zip with config, events, metrics and model, the command "
                             "line that reproduces it, and the figures. Replay an earlier run from its events."),
+    "compare": ("7. Compare your runs", "Every run you finished, side by side: change one thing (alignment on or "
+                                        "off, the objective, what is fine-tuned, the seed) and see whether the "
+                                        "test score moves by more than the spread between seeds."),
 }
 
 # -- widget labels, keyed by config option -------------------------------------------------------
@@ -170,3 +173,14 @@ NO_ACTIVE_RUN = "You have no run to control yet: start one in step 3."
 BAD_UPLOAD_TYPE = "Files of type '{suffix}' are not supported; upload CSV, TSV, .npy, .npz or .zip."
 UPLOAD_TOO_LARGE = "The file is {size_mb:.0f} MB; the limit here is {limit_mb} MB."
 BAD_REPLAY_FILE = "That file holds no run events; upload a run zip or its events.jsonl."
+
+# -- step 7: compare runs -------------------------------------------------------------------------
+COMPARE_BUTTON = "Refresh the comparison"
+COMPARE_TABLE = "Your finished runs, grouped by what differs from the ORCA recipe (mean ± spread over seeds)"
+COMPARE_HEADERS = ["variant", "runs", "metric", "test mean", "test spread", "OTDD before", "OTDD after",
+                   "seconds per run"]
+COMPARE_EMPTY = "No finished run on this dataset yet: finish a run (steps 3-5), then change one setting and run again."
+COMPARE_NOTE = ("Comparing **{dataset}** ({n} finished runs). A difference smaller than the spread over seeds "
+                "is not evidence; run each setting with two or three seeds (the seed is under step 4's advanced "
+                "options). The full grid of ablations is `python -m orca_engine compare` (docs/RESULTS.md).")
+

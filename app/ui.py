@@ -8,7 +8,7 @@ import gradio as gr
 
 from . import handlers, live, messages
 from .state import new_visitor
-from .tabs import align, backbone, data, export, refine, test
+from .tabs import align, backbone, compare, data, export, refine, test
 from .tabs.backbone import backbone_summary
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -34,7 +34,8 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
         timer = gr.Timer(POLL_SECONDS, active=False)
         gr.Markdown(messages.INTRO, elem_id="intro")
         steps = {"data": data.build(), "backbone": backbone.build(), "align": align.build(),
-                 "refine": refine.build(), "test": test.build(), "export": export.build()}
+                 "refine": refine.build(), "test": test.build(), "export": export.build(),
+                 "compare": compare.build()}
         summary = gr.JSON(visible=False)
         summary_button = gr.Button(visible=False)
 
@@ -103,6 +104,8 @@ def _wire_results(steps: dict, visitor, timer) -> None:
     ex["runs"].focus(handlers.my_runs, visitor, ex["runs"], **QUIET)
     ex["replay"].click(handlers.replay, [visitor, ex["runs"], ex["replay_file"]], [ex["status"], timer],
                        api_name="replay")
+    cp = steps["compare"]
+    cp["refresh"].click(handlers.compare_runs, visitor, [cp["note"], cp["table"], cp["chart"]], api_name="compare")
 
 
 def _warm_up_projection() -> None:

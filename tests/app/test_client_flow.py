@@ -71,3 +71,8 @@ def test_scripted_flow_and_isolation(live_app, tiny_options, tmp_path):
     for part in ("config.json", "events.jsonl", "metrics.json", "model.safetensors", "figures/test.html"):
         assert any(n.endswith(part) for n in names), (part, names)
     assert len(figures) == 5
+
+    note, compared, chart = alice.predict(api_name="/compare")
+    assert "digits" in note and compared["data"], note
+    assert compared["data"][0][1] == 1  # one finished run in its group
+    assert 0.0 <= float(compared["data"][0][3]) <= 1.0
