@@ -139,7 +139,8 @@ class ModelConfig(_Section):
     pretrained: bool = option(True, "load pretrained body weights; false = same architecture, random init (ablation)")
     embedder_init: str = option("copy", "embedder start: copy the body's own embedding weights, or random",
                                 choices=("copy", "random"))
-    max_tokens: int = option(64, "most tokens the embedder may produce per sample", range=(1, 1024))
+    max_tokens: int = option(16, "most tokens the embedder may produce per sample (cost grows with it; the "
+                                 "paper uses up to 512 on GPUs, 16 keeps a 2-core CPU interactive)", range=(1, 1024))
     patch_size: int = option(0, "2-D inputs on a text body: patch side in pixels; 0 = choose automatically",
                              range=(0, 64))
 
@@ -166,9 +167,13 @@ class RefineConfig(_Section):
     _path = "refine"
     scope: str = option("full", "what is trained: everything, LayerNorms+embedder+head (FPT), or all but the body",
                         choices=("full", "layernorm", "frozen-body"))
-    epochs: int = option(10, "refinement epochs (0 skips refinement)", range=(0, 10_000))
-    lr: float = option(1e-4, "peak learning rate (linear warm-up, then linear decay)", range=(1e-7, 10.0))
+    epochs: int = option(8, "refinement epochs (0 skips refinement)", range=(0, 10_000))
+    lr: float = option(3e-4, "peak learning rate of the pretrained body (linear warm-up, then linear decay)",
+                       range=(1e-7, 10.0))
     optimizer: str = option("adamw", "refinement optimiser", choices=("adamw", "sgd"))
+    new_layers_lr_scale: float = option(10.0, "learning-rate multiplier for the new layers (embedder, head) "
+                                              "over the pretrained body's rate; 1 = one rate for all as in ORCA",
+                                        range=(0.1, 1000.0))
     batch_size: int = option(32, "samples per optimisation step", range=(1, 4096))
     warmup_fraction: float = option(0.1, "share of steps spent warming the learning rate up", range=(0.0, 0.9))
     weight_decay: float = option(0.01, "decoupled weight decay", range=(0.0, 1.0))

@@ -63,6 +63,15 @@ def select_trainable(model, scope: str) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
+def parameter_groups(model, params: list[torch.nn.Parameter], lr: float, new_layers_scale: float) -> list[dict]:
+    """The pretrained body at `lr`; the new layers (embedder, head), which start far from any optimum,
+    at `lr * new_layers_scale` (the usual fine-tuning practice; 1 reproduces ORCA's single rate)."""
+    new = {id(p) for module in (model.embedder, model.head) for p in module.parameters()}
+    groups = [{"params": [p for p in params if id(p) not in new], "lr": lr},
+              {"params": [p for p in params if id(p) in new], "lr": lr * new_layers_scale}]
+    return [g for g in groups if g["params"]]
+
+
 def split_metrics(model, x: np.ndarray, y: np.ndarray, build_info: dict, autocast_dtype=None) -> dict[str, float]:
     raw = model_outputs(model, x, autocast_dtype=autocast_dtype)
     task = build_info["task"]
@@ -83,8 +92,9 @@ def refine(ctx: RunContext) -> Iterator[Event]:
         return
 
     params = select_trainable(model, cfg.scope)
-    optimizer = (torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-                 if cfg.optimizer == "sgd" else torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay))
+    groups = parameter_groups(model, params, cfg.lr, cfg.new_layers_lr_scale)
+    optimizer = (torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+                 if cfg.optimizer == "sgd" else torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear_decay(total, cfg.warmup_fraction))
     weights = (inverse_frequency_weights(ds.y_train, ds.num_outputs).to(ctx.device)
                if cfg.class_weights and ds.task == "classification" else None)
