@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..events import ClassDistances, Event, StageFinished, StageStarted, StepLogged, WarningRaised
-from .context import RunContext
+from .context import RunContext, single_cpu_thread
 
 REFERENCE_OBJECTIVE = "otdd-exact"
 DISTANCES_EVERY_FRAMES = 5  # class-distance heatmaps are costlier than frames: emit every 5th frame
@@ -75,6 +75,11 @@ class _Probe:
 
 
 def align(ctx: RunContext) -> Iterator[Event]:
+    with single_cpu_thread(ctx.device):
+        yield from _align(ctx)
+
+
+def _align(ctx: RunContext) -> Iterator[Event]:
     from ..alignment import make_objective
 
     cfg = ctx.config.align

@@ -1,6 +1,7 @@
 """What the stages of one run share: its config, data, model, control and accumulated record."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 from dataclasses import dataclass, field
@@ -98,3 +99,24 @@ class RunContext:
                 torch.cuda.empty_cache()
         except ImportError:
             pass
+
+
+@contextlib.contextmanager
+def single_cpu_thread(device: Any):
+    """Run a block on one intra-op CPU thread (restored afterwards).
+
+    The alignment objective is many small element-wise passes (Sinkhorn updates) beside a live
+    projection thread: a second OpenMP thread buys little there and, on a busy 2-core machine,
+    spinning threads made one objective call 10-100x slower (docs/BENCHMARKS.md).
+    """
+    import torch
+    if getattr(device, "type", "cpu") != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
