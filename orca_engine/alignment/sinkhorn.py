@@ -51,7 +51,7 @@ from torch import Tensor
 # Largest acceptable relative change of OT_ε in the final full update. At ε = 0.1 on features of
 # scale ~1 in hundreds of dimensions the annealed potentials still violate the marginals, yet the
 # value is stable to ~1e-4 (and matches geomloss to float precision): the value is what we check.
-CONVERGENCE_TOL = 1e-2
+CONVERGENCE_TOL = 5e-2  # 1-2% moves are routine in small label problems, where values are small
 # Floor on every exponent before exp. Below about -87 exp leaves float32's normal range, where CPUs
 # take a slow path (10-30x slower, measured) to produce denormals or zeros. Near-zero plan entries
 # are the bulk of a Sinkhorn at small ε, so the floor decides the speed; what it adds, at most
