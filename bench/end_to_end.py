@@ -82,7 +82,8 @@ def table(result: dict, data: str, backbone: str) -> str:
     align = result["align"]
     return "\n".join([
         f"Default settings, `{data}` on `{backbone}`, live PCA projection on ({result['frames']} frames). "
-        f"Memory before the run: {result['baseline_mib']:.0f} MiB (Python, torch, the engine).",
+        f"Memory before the run: {result['baseline_mib']:.0f} MiB (Python and the engine's light imports; "
+        "torch and the backbone load during prepare).",
         "", *rows, "",
         f"Test: {test}. OTDD (otdd-exact) {align.get('otdd_before', float('nan')):.4g} -> "
         f"{align.get('otdd_after', float('nan')):.4g}. Target: under 3 minutes on 2 CPU cores."])

@@ -15,8 +15,10 @@ def machine_line() -> str:
     import torch
     cpu = platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"Machine: {os.cpu_count()} CPU cores ({cpu}), {gpu}, Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} torch threads.")
+            f"torch {torch.__version__}, {torch.get_num_threads()} torch threads; 1-min load average "
+            f"{load:.1f} when the table was written (other jobs on a shared machine slow every figure).")
 
 
 def write_section(heading: str, body: str, path: Path = BENCHMARKS) -> None:
