@@ -17,7 +17,9 @@ class Event:
     type: ClassVar[str] = "event"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **dataclasses.asdict(self)}
+        # Shallow on purpose: events are frozen and their lists are never mutated, and asdict's deep
+        # copy of a projection frame's thousands of coordinates cost the training thread real time.
+        return {"type": self.type, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
 
 
 @dataclass(frozen=True)

@@ -295,9 +295,14 @@ class ProjectionWorker(threading.Thread):
     """
 
     def __init__(self, emit: Callable[[ProjectionFrame], None], method: str = "pca",
-                 seed: int = 0, significant: int = 4, **projector_options: float) -> None:
+                 seed: int = 0, significant: int = 4, min_interval_s: float = 0.4,
+                 **projector_options: float) -> None:
         super().__init__(name="orca-projection", daemon=True)
         self._emit = emit
+        # The page polls twice a second: frames faster than that are never seen, yet each costs
+        # CPU that the training thread wants. So draw at most one frame per `min_interval_s`.
+        self.min_interval_s = min_interval_s
+        self._next_allowed = 0.0
         self._projector = Projector(method, seed, **projector_options)
         self._significant = significant
         self._changed = threading.Condition()
@@ -348,7 +353,14 @@ class ProjectionWorker(threading.Thread):
     def run(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._pending is not None or self._stopping)
+                while not self._stopping:
+                    if self._pending is None:
+                        self._changed.wait()
+                        continue
+                    delay = self._next_allowed - time.monotonic()
+                    if delay <= 0:
+                        break
+                    self._changed.wait(delay)
                 if self._stopping:
                     return
                 snapshot, self._pending, self._busy = self._pending, None, True
@@ -361,6 +373,7 @@ class ProjectionWorker(threading.Thread):
                 log.warning("projection frame at step %d failed: %s", snapshot.step,
                             self.last_error)
             finally:
+                self._next_allowed = time.monotonic() + self.min_interval_s
                 with self._changed:
                     self._busy = False
                     self._changed.notify_all()

@@ -174,6 +174,7 @@ class Session:
                 try:
                     for event in STAGES.get(name)(run.ctx):
                         run.record(event)
+                    self._flush_projection(run)
                 finally:
                     self._stop_projection(run)
                 run.ctx.stages_done.append(name)
@@ -235,6 +236,11 @@ class Session:
         run.projector = ProjectionWorker(emit=run.record, method=run.projection_method, seed=run.config.seed)
         run.projector.start()
         run.ctx.on_features = run.projector.submit
+
+    def _flush_projection(self, run: _Run) -> None:
+        """Let the worker draw the last submitted snapshot, so the final frame shows the final state."""
+        if run.projector is not None:
+            run.projector.wait_idle(timeout=10.0)
 
     def _stop_projection(self, run: _Run) -> None:
         if run.projector is not None:

@@ -228,3 +228,20 @@ def test_worker_survives_a_failing_frame_and_switches_method(monkeypatch):
     assert [f.step for f in frames] == [1] and frames[0].method == "pca"  # UMAP not ready yet
     with pytest.raises(ConfigError):
         worker.set_method("tsne")
+
+
+def test_worker_draws_at_most_one_frame_per_interval_and_still_ends_on_the_last_step():
+    frames: list[ProjectionFrame] = []
+    worker = ProjectionWorker(frames.append, method="pca", min_interval_s=0.25)
+    worker.start()
+    source, source_labels = clustered(30)
+    target, target_labels = clustered(20, seed=1)
+    started = time.monotonic()
+    step = 0
+    while time.monotonic() - started < 1.0:  # a fast training loop: a snapshot every ~5 ms
+        worker.submit("align", step, source, target + step, source_labels, target_labels)
+        step += 1
+        time.sleep(0.005)
+    assert worker.wait_idle(timeout=5) and worker.stop()
+    assert step > 50 and 2 <= worker.frames_done <= 6, worker.frames_done
+    assert frames[-1].step == step - 1

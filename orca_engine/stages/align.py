@@ -19,7 +19,7 @@ from ..events import ClassDistances, Event, StageFinished, StageStarted, StepLog
 from .context import RunContext, single_cpu_thread
 
 REFERENCE_OBJECTIVE = "otdd-exact"
-DISTANCES_EVERY_FRAMES = 5  # class-distance heatmaps are costlier than frames: emit every 5th frame
+DISTANCES_EVERY_FRAMES = 10  # a heatmap costs about one objective evaluation: every 10th frame
 
 
 def pooled_features(model, x: torch.Tensor) -> torch.Tensor:
