@@ -202,6 +202,8 @@ def add_compare_parser(sub) -> None:
     compare.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
     compare.add_argument("--keep-models", action="store_true", help="keep every run's model.safetensors")
     compare.add_argument("--cache", help="source-feature cache folder (default: ~/.cache/orca_explorer)")
+    compare.add_argument("--threads", type=int, default=0,
+                         help="CPU threads for torch (default 0: torch's choice); 1 is often fastest on a busy machine")
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
@@ -248,9 +250,11 @@ def compare_command(args: argparse.Namespace, base: RunConfig, spec) -> str:
     parts = ["python -m orca_engine compare", f"--data {base.data.source}", f"--backbone {base.model.backbone}"]
     parts += [f"--config {args.config}"] if args.config else []
     parts += [f"--preset {args.preset}", f"--variants {','.join(spec.variants)}",
-              f"--seeds {','.join(map(str, spec.seeds))}", f"--fractions {','.join(f'{f:g}' for f in spec.fractions)}",
+              f"--seeds {','.join(map(str, spec.seeds))}",
+              f"--fractions {','.join(f'{f:g}' for f in spec.fractions)}",
               f"--fraction-variants {','.join(spec.fraction_variants) or 'none'}"]
     parts += [f"--set {item}" for item in args.set]
+    parts += [f"--threads {args.threads}"] if args.threads else []
     parts += [f"--out {args.out}"] if args.out else []
     return " ".join(parts)
 
@@ -258,6 +262,9 @@ def compare_command(args: argparse.Namespace, base: RunConfig, spec) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import VARIANTS, GridSpec, machine_description, run_grid, write_outputs
     base, overrides = compare_base_config(args)
+    if args.threads > 0:
+        import torch
+        torch.set_num_threads(args.threads)
     spec = GridSpec(variants=_names(args.variants, VARIANTS.names()), seeds=_numbers(args.seeds, int, "--seeds"),
                     fractions=_numbers(args.fractions, float, "--fractions"),
                     fraction_variants=_names(args.fraction_variants, VARIANTS.names()))
@@ -266,8 +273,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"compare: {len(spec.cells())} runs of {name} into {out}", file=sys.stderr)
     result = run_grid(base, spec, out, progress=lambda line: print(line, file=sys.stderr, flush=True),
                       keep_models=args.keep_models, cache_dir=args.cache)
-    settings = {"command": compare_command(args, base, spec), "preset": args.preset, "overrides": overrides, "base_config": base.to_dict(),
-                "grid": spec.to_dict(), "machine": machine_description(), "seconds": round(result.seconds, 1),
+    settings = {"command": compare_command(args, base, spec), "preset": args.preset, "overrides": overrides,
+                "base_config": base.to_dict(), "grid": spec.to_dict(), "machine": machine_description(), "seconds": round(result.seconds, 1),
                 "cells": len(result.cells), "failed": [c.cell.label for c in result.cells if not c.ok],
                 "model_loads": result.model_loads, "alignments_reused": result.alignments_reused}
     written = write_outputs(out, result.run_dirs, settings, plots=not args.no_plots, title=name)

@@ -328,6 +328,12 @@ class ProjectionWorker(threading.Thread):
             self.submitted += 1
             self._changed.notify_all()
 
+    def ready(self) -> bool:
+        """Whether a snapshot submitted now would be drawn at once (idle, and the frame interval
+        has passed): callers skip computing features that would only be dropped."""
+        with self._changed:
+            return self._pending is None and not self._busy and time.monotonic() >= self._next_allowed
+
     def set_method(self, method: str) -> None:
         """Switch view from the next frame on ("pca" or "umap")."""
         check_method(method)

@@ -230,12 +230,13 @@ class Session:
     # -- live projection ----------------------------------------------------------------------
     def _start_projection(self, run: _Run) -> None:
         if not self.live_projection:
-            run.ctx.on_features = None
+            run.ctx.on_features = run.ctx.features_wanted = None
             return
         from .projection import ProjectionWorker
         run.projector = ProjectionWorker(emit=run.record, method=run.projection_method, seed=run.config.seed)
         run.projector.start()
         run.ctx.on_features = run.projector.submit
+        run.ctx.features_wanted = run.projector.ready
 
     def _flush_projection(self, run: _Run) -> None:
         """Let the worker draw the last submitted snapshot, so the final frame shows the final state."""
@@ -246,7 +247,7 @@ class Session:
         if run.projector is not None:
             run.projector.stop(timeout=10.0)
             run.projector = None
-        run.ctx.on_features = None
+        run.ctx.on_features = run.ctx.features_wanted = None
 
     def set_projection_method(self, run_id: str, method: str, owner: str | None = None) -> None:
         from .projection import METHODS

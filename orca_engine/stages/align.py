@@ -124,7 +124,7 @@ def _align(ctx: RunContext) -> Iterator[Event]:
         yield StepLogged("align", step, steps, value)
         if cfg.projection_every and (step % cfg.projection_every == 0 or step == steps):
             frame = step // cfg.projection_every
-            yield from _live_views(ctx, probe, objectives[REFERENCE_OBJECTIVE], step, frame)
+            yield from _live_views(ctx, probe, objectives[REFERENCE_OBJECTIVE], step, frame, last=step == steps)
 
     after = probe.values(model, objectives)
     ctx.metrics["align"] = {"objective": cfg.objective, "steps": steps,
@@ -133,12 +133,13 @@ def _align(ctx: RunContext) -> Iterator[Event]:
     yield StageFinished("align", metrics=ctx.metrics["align"])
 
 
-def _live_views(ctx: RunContext, probe: _Probe, reference, step: int, frame: int) -> Iterator[Event]:
-    """Hand a projection sample to the live view; every few frames, emit class-to-class distances."""
-    if ctx.on_features is None and frame % DISTANCES_EVERY_FRAMES:
-        return
-    target = probe.projection_features(ctx.model)
-    if ctx.on_features is not None:
+def _live_views(ctx: RunContext, probe: _Probe, reference, step: int, frame: int,
+                last: bool = False) -> Iterator[Event]:
+    """Hand a projection sample to the live view (when it can draw it, and always at the last step);
+    every few frames, emit class-to-class distances."""
+    wanted = ctx.on_features is not None and (last or ctx.features_wanted is None or ctx.features_wanted())
+    if wanted:
+        target = probe.projection_features(ctx.model)
         ctx.on_features("align", step, probe.src_x, target, probe.src_y, probe.proj_y)
     if frame % DISTANCES_EVERY_FRAMES == 0 and hasattr(reference, "class_distances"):
         with torch.no_grad():

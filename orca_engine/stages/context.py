@@ -79,6 +79,7 @@ class RunContext:
     run_dir: Path
     control: RunControl = field(default_factory=RunControl)
     on_features: FeatureHook | None = None  # live projection sink (set by the session)
+    features_wanted: Callable[[], bool] | None = None  # False while the sink is busy: skip the work
     cache_dir: Path | None = None
     device: Any = None
     dataset: Any = None

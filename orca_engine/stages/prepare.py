@@ -49,10 +49,12 @@ def prepare(ctx: RunContext) -> Iterator[Event]:
     ctx.dataset = ds
     ctx.control.checkpoint()
 
-    model = build_model(modality=ds.modality, task=ds.task, input_shape=tuple(ds.input_shape),
-                        output_shape=tuple(ds.output_shape), num_outputs=ds.num_outputs,
-                        backbone_name=cfg.model.backbone, model_cfg=cfg.model,
-                        pretrained=cfg.model.pretrained, device=ctx.device)
+    # A model placed in the context beforehand is used as is: a comparison grid restores shared
+    # weights into one model instead of reloading the backbone for every variant.
+    model = ctx.model if ctx.model is not None else build_model(
+        modality=ds.modality, task=ds.task, input_shape=tuple(ds.input_shape),
+        output_shape=tuple(ds.output_shape), num_outputs=ds.num_outputs,
+        backbone_name=cfg.model.backbone, model_cfg=cfg.model, pretrained=cfg.model.pretrained, device=ctx.device)
     ctx.model = model
     stats = target_stats(ds.spec)
     mean, std = (stats[0].tolist(), stats[1].tolist()) if stats is not None else (0.0, 1.0)

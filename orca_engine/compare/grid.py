@@ -1,0 +1,197 @@
+"""Run a comparison grid: every (variant, seed, data fraction) cell, one after another, sharing work.
+
+    result = run_grid(base_config, GridSpec(seeds=(0, 1, 2)), out_dir="compare/digits",
+                      progress=print)
+    result.run_dirs        # one ordinary run folder per cell (config.json, events.jsonl, metrics.json)
+
+The stages run directly over a RunContext (not through a Session) so the grid can share: the
+backbone is loaded once and its weights restored per run (`ModelPool`), source features come from
+the on-disk cache after the first run, and each distinct alignment is computed once and reused by
+every variant that starts from it (`AlignmentCache`). Model selection happens in the refine stage
+on the validation split only; each cell's test metrics are computed once, by the evaluate stage.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from ..config import RunConfig
+from ..errors import OrcaError
+from ..events import (Event, RunFailed, RunFinished, RunStarted, StageFinished, StageStarted)
+from ..runs import EventLog, new_run_dir, write_json
+from .sharing import AlignmentCache, ModelPool, body_key
+from .variants import Cell, GridSpec
+
+Progress = Callable[[str], None]
+MODEL_FILES = ("model.safetensors",)  # large per-run weights; dropped unless keep_models
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    run_dir: Path
+    ok: bool
+    seconds: float  # this cell's own wall time in the grid (shared work counted where it was done)
+    test: dict = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass
+class GridResult:
+    out_dir: Path
+    cells: list[CellResult]
+    seconds: float
+    model_loads: int
+    alignments_reused: int
+
+    @property
+    def run_dirs(self) -> list[Path]:
+        return [c.run_dir for c in self.cells]
+
+
+class _RunLog:
+    """A run folder's events.jsonl, with the index/time fields the session writes too."""
+
+    def __init__(self, run_dir: Path):
+        self._log, self._count = EventLog(run_dir / "events.jsonl"), 0
+
+    def record(self, event: Event) -> None:
+        self._log.append({"index": self._count, "time": round(time.time(), 3), **event.to_dict()})
+        self._count += 1
+
+    def close(self) -> None:
+        self._log.close()
+
+
+def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
+    """The effective config of one cell: base + the variant's recipe + its seed and data fraction."""
+    overrides = {**cell.variant.overrides, "seed": cell.seed, "data.train_fraction": cell.fraction,
+                 "name": f"{Path(base.data.source).stem}-{cell.label}"}
+    return base.with_overrides(overrides)
+
+
+def ordered_cells(spec: GridSpec, base: RunConfig) -> list[Cell]:
+    """Seed-major (a stopped grid leaves whole seeds), full data first, one body at a time, and runs
+    sharing an alignment next to each other (so the cache can be cleared between groups)."""
+    def key(cell: Cell):
+        cfg = cell_config(base, cell)
+        return (cell.seed, -cell.fraction, body_key(cfg)[0] != "pretrained", cell.variant.kind != "neural",
+                cfg.align.objective, cfg.model.embedder_init, cfg.refine.scope != "full", cfg.refine.scope)
+    return sorted(spec.cells(), key=key)
+
+
+def run_grid(base: RunConfig, spec: GridSpec, out_dir: str | Path, progress: Progress | None = None,
+             keep_models: bool = False, cache_dir: str | Path | None = None) -> GridResult:
+    """Run every cell of `spec` on `base` (see the module docstring); returns where each run went."""
+    from ..data import load_dataset
+    from ..model import ModelShapes
+    from ..stages.prepare import resolve_device
+    say = progress or (lambda _line: None)
+    out_dir = Path(out_dir)
+    cells = ordered_cells(spec, base)
+    probe = load_dataset(base.data, seed=spec.seeds[0])  # shapes only; every run loads its own split
+    pool = ModelPool(ModelShapes.of(probe), resolve_device(base.device))
+    aligned = AlignmentCache()
+    started, results, group = time.perf_counter(), [], None
+    for i, cell in enumerate(cells, 1):
+        if (cell.seed, cell.fraction) != group:
+            aligned.clear()
+            group = (cell.seed, cell.fraction)
+        result = _run_cell(base, cell, out_dir / "runs", pool, aligned, keep_models, cache_dir)
+        results.append(result)
+        say(_progress_line(i, len(cells), result, time.perf_counter() - started))
+    return GridResult(out_dir, results, time.perf_counter() - started, pool.loads, aligned.hits)
+
+
+def _progress_line(i: int, n: int, result: CellResult, elapsed: float) -> str:
+    eta = elapsed / i * (n - i)
+    outcome = (", ".join(f"{k}={v:.4g}" for k, v in list(result.test.items())[:2]) if result.ok
+               else f"FAILED: {result.error}")
+    return (f"[{i}/{n}] {result.cell.label}: {outcome} ({result.seconds:.0f}s; grid {elapsed / 60:.1f} min, "
+            f"eta {eta / 60:.1f} min)")
+
+
+def _run_cell(base: RunConfig, cell: Cell, runs_dir: Path, pool: ModelPool, aligned: AlignmentCache,
+              keep_models: bool, cache_dir: str | Path | None) -> CellResult:
+    config = cell_config(base, cell)
+    run_dir = new_run_dir(runs_dir, config.name)
+    write_json(run_dir / "config.json", config.to_dict())
+    log = _RunLog(run_dir)
+    log.record(RunStarted(run_dir.name, str(run_dir), config.to_dict()))
+    started = time.perf_counter()
+    try:
+        if cell.variant.kind == "classical":
+            metrics = _classical(config, log)
+        else:
+            metrics = _neural(config, run_dir, pool, aligned, log, cache_dir)
+        metrics["compare"] = {"variant": cell.variant.name, "seed": cell.seed, "train_fraction": cell.fraction,
+                              **metrics.get("compare", {})}
+        write_json(run_dir / "metrics.json", metrics)
+        log.record(RunFinished(metrics=metrics["test"]))
+        return CellResult(cell, run_dir, True, time.perf_counter() - started, metrics["test"])
+    except OrcaError as e:  # one bad cell must not stop the grid; its folder says why
+        log.record(RunFailed(type(e).__name__, str(e)))
+        return CellResult(cell, run_dir, False, time.perf_counter() - started, error=str(e))
+    finally:
+        log.close()
+        if not keep_models:
+            for name in MODEL_FILES:
+                (run_dir / name).unlink(missing_ok=True)
+
+
+def _timed(stage: Callable, ctx, log: _RunLog) -> float:
+    """Run one stage generator to the end, logging its events; returns its wall seconds."""
+    started = time.perf_counter()
+    for event in stage(ctx):
+        log.record(event)
+    return time.perf_counter() - started
+
+
+def _neural(config: RunConfig, run_dir: Path, pool: ModelPool, aligned: AlignmentCache, log: _RunLog,
+            cache_dir: str | Path | None) -> dict[str, Any]:
+    from ..stages import RunContext, align, evaluate, prepare, refine
+    ctx = RunContext(config=config, run_dir=run_dir, cache_dir=Path(cache_dir) if cache_dir else None)
+    ctx.model = pool.model_for(config)  # prepare keeps a model it is given
+    try:
+        timing = {"prepare_s": _timed(prepare, ctx, log)}
+        reused = aligned.get(config)
+        if reused is None:
+            timing["align_s"] = _timed(align, ctx, log)
+            aligned.put(config, ctx.model, ctx.metrics["align"], run_dir.name, timing["align_s"])
+        else:
+            timing["align_s"] = reused.seconds  # the cost of this variant run on its own
+            for event in _reused_alignment(ctx, reused):
+                log.record(event)
+        torch.manual_seed(config.seed + 2)  # refine's randomness (dropout) must not depend on what ran before
+        timing["refine_s"] = _timed(refine, ctx, log)
+        timing["evaluate_s"] = _timed(evaluate, ctx, log)
+        ctx.metrics["compare"] = {**timing, "wall_s": timing["align_s"] + timing["refine_s"] + timing["evaluate_s"],
+                                  "align_reused_from": reused.run if reused else ""}
+        return dict(ctx.metrics)
+    finally:
+        ctx.model = ctx.dataset = ctx.source = None  # the pool keeps the model; drop this run's references
+
+
+def _reused_alignment(ctx, reused) -> Iterator[Event]:
+    """Restore a shared aligned embedder in place of running the align stage again."""
+    yield StageStarted("align", total_steps=0)
+    ctx.model.embedder.load_state_dict(reused.embedder_state)
+    ctx.metrics["align"] = {**reused.metrics, "reused_from": reused.run}
+    yield StageFinished("align", metrics=ctx.metrics["align"])
+
+
+def _classical(config: RunConfig, log: _RunLog) -> dict[str, Any]:
+    from ..baselines import classical_baseline
+    from ..data import load_dataset
+    log.record(StageStarted("baseline", total_steps=1))
+    started = time.perf_counter()
+    dataset = load_dataset(config.data, seed=config.seed)
+    result = classical_baseline(dataset, seed=config.seed)
+    seconds = time.perf_counter() - started
+    log.record(StageFinished("baseline", metrics=result.to_dict()))
+    return {"test": result.test, "validation": result.validation, "baseline": result.to_dict(),
+            "data": dataset.report, "compare": {"wall_s": seconds, "baseline_s": result.seconds}}
