@@ -67,21 +67,36 @@ def shows_errors(fn: Callable) -> Callable:
 
 # -- identity and re-attaching -------------------------------------------------------------------
 
-def restore(remembered: dict | None, visitor: Visitor):
-    """Page load: adopt the identity kept by the browser and re-attach to its run if the server has it."""
-    remembered = remembered or {}
-    if remembered.get("owner"):
-        visitor.owner = remembered["owner"]
-    run_id = remembered.get("run_id") or ""
-    attached = False
-    if run_id and not visitor.run_id:
-        try:
-            session().status(run_id, owner=visitor.owner)
-            visitor.watch(run_id)
-            attached = True
-        except OrcaError:
-            pass
-    return visitor.remembered(), gr.Timer(active=attached)
+def restorer(keys: list[str]) -> Callable:
+    """Page load: adopt the identity kept by the browser and re-attach to its run if the server has it;
+    then put the run's data and option values back (dotted `keys`, in widget order)."""
+    def restore(remembered: dict | None, visitor: Visitor):
+        remembered = remembered or {}
+        if remembered.get("owner"):
+            visitor.owner = remembered["owner"]
+        run_id = remembered.get("run_id") or ""
+        config = None
+        if run_id and not visitor.run_id:
+            try:
+                run_dir = session().run_dir(run_id, owner=visitor.owner)
+                config = json.loads((Path(run_dir) / "config.json").read_text())
+                visitor.watch(run_id)
+            except (OrcaError, OSError, ValueError):
+                config = None
+        values = [gr.skip()] * len(keys)
+        if config is not None:
+            visitor.data_source = config["data"]["source"]
+            visitor.label_column = config["data"].get("label_column", "")
+            values = [_option_value(config, key) for key in keys]
+        return visitor.remembered(), gr.Timer(active=config is not None), *values
+    return restore
+
+
+def _option_value(config: dict, dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return gr.skip() if node == {} else node
 
 
 def remember(visitor: Visitor) -> dict:

@@ -44,7 +44,8 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
         _wire_runs(steps, options, visitor, remembered, timer)
         _wire_results(steps, visitor, timer)
         summary_button.click(live.run_summary, visitor, summary, api_name="run_summary")
-        demo.load(handlers.restore, [remembered, visitor], [remembered, timer], **PRIVATE)
+        demo.load(handlers.restorer(list(options)), [remembered, visitor], [remembered, timer, *options.values()],
+                  **PRIVATE)
     _hide_state_factory(demo)
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -285,6 +285,12 @@ class _Snapshot:
     target_labels: list
 
 
+# Seconds between frames. PCA frames are cheap, so the page's poll rate (2/s) sets the pace; a UMAP
+# frame holds the GIL in numba code for ~0.1 s, so one a second (the live-view requirement) keeps
+# the training thread's slowdown small (docs/BENCHMARKS.md, "Alignment slowdown").
+FRAME_INTERVAL_S = {"pca": 0.4, "umap": 1.0}
+
+
 class ProjectionWorker(threading.Thread):
     """Computes projection frames off the training thread and hands each to `emit`.
 
@@ -295,12 +301,13 @@ class ProjectionWorker(threading.Thread):
     """
 
     def __init__(self, emit: Callable[[ProjectionFrame], None], method: str = "pca",
-                 seed: int = 0, significant: int = 4, min_interval_s: float = 0.4,
+                 seed: int = 0, significant: int = 4, min_interval_s: float | None = None,
                  **projector_options: float) -> None:
         super().__init__(name="orca-projection", daemon=True)
         self._emit = emit
         # The page polls twice a second: frames faster than that are never seen, yet each costs
-        # CPU that the training thread wants. So draw at most one frame per `min_interval_s`.
+        # CPU that the training thread wants. So draw at most one frame per `min_interval_s`
+        # (default: per method, FRAME_INTERVAL_S).
         self.min_interval_s = min_interval_s
         self._next_allowed = 0.0
         self._projector = Projector(method, seed, **projector_options)
@@ -379,7 +386,9 @@ class ProjectionWorker(threading.Thread):
                 log.warning("projection frame at step %d failed: %s", snapshot.step,
                             self.last_error)
             finally:
-                self._next_allowed = time.monotonic() + self.min_interval_s
+                interval = (self.min_interval_s if self.min_interval_s is not None
+                            else FRAME_INTERVAL_S[self._projector.last_method or self._projector.method])
+                self._next_allowed = time.monotonic() + interval
                 with self._changed:
                     self._busy = False
                     self._changed.notify_all()

@@ -68,7 +68,8 @@ def test_example_flow_in_chromium(live_app, chrome, artifacts):
     assert chrome.find_elements(By.CSS_SELECTOR, "#test-plot .js-plotly-plot")
 
     height = chrome.execute_script("return document.body.scrollHeight")
-    chrome.set_window_size(1400, min(height + 100, 6000))
+    chrome.set_window_size(1400, min(height + 100, 8000))
+    chrome.execute_script("window.scrollTo(0, 0);")
     time.sleep(1.0)
     path = artifacts / "app.png"
     assert chrome.save_screenshot(str(path)) and path.stat().st_size > 50_000
@@ -77,3 +78,5 @@ def test_example_flow_in_chromium(live_app, chrome, artifacts):
     chrome.refresh()  # a reloaded page re-attaches to the visitor's run (run id kept in the browser)
     wait_text(chrome, "test-status", "Test accuracy", timeout=60)
     assert "Aligned in 10 steps" in wait_text(chrome, "align-status", "Aligned", timeout=30)
+    steps_box = chrome.find_element(By.CSS_SELECTOR, "#opt-align-steps input")
+    WebDriverWait(chrome, 20).until(lambda d: steps_box.get_attribute("value") == "10")  # options restored too
