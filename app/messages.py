@@ -67,6 +67,7 @@ LABELS = {
     "refine.epochs": "Epochs",
     "refine.lr": "Learning rate",
     "refine.optimizer": "Optimiser",
+    "refine.new_layers_lr_scale": "New layers learning-rate multiplier",
     "refine.batch_size": "Batch size",
     "refine.warmup_fraction": "Warm-up share",
     "refine.weight_decay": "Weight decay",

@@ -7,7 +7,7 @@ from .. import messages
 from .common import option_widgets, step_header
 
 MAIN = ["refine.scope", "refine.epochs", "refine.lr"]
-ADVANCED = ["refine.optimizer", "refine.batch_size", "refine.warmup_fraction", "refine.weight_decay",
+ADVANCED = ["refine.optimizer", "refine.new_layers_lr_scale", "refine.batch_size", "refine.warmup_fraction", "refine.weight_decay",
             "refine.grad_clip", "refine.patience", "refine.class_weights"]
 
 
