@@ -275,7 +275,7 @@ def set_projection(visitor: Visitor, method: str) -> str:
             session().set_projection_method(visitor.run_id, method, owner=visitor.owner)
         except OrcaError:
             pass  # a finished run keeps its recorded frames
-    return messages.PROJECTION_NOTES.get(method, "")
+    return messages.projection_note(method)
 
 
 # -- step 5: test ----------------------------------------------------------------------------

@@ -110,6 +110,20 @@ REFINE_ADVANCED = "Advanced: batch, schedule, regularisation"
 PROJECTION_METHOD = "Projection"
 PROJECTION_CHOICES = [("PCA (fast, linear)", "pca"), ("UMAP (slower, non-linear)", "umap")]
 PROJECTION_NOTES = METHOD_NOTES  # the engine words what each projection can and cannot show
+UMAP_STARTING = ("UMAP is still getting ready (compiling, up to a minute after the app starts): frames are "
+                 "PCA until then, and the plot's title says which one you see.")
+UMAP_UNAVAILABLE = "UMAP is not available on this server ({reason}); frames stay PCA."
+
+
+def projection_note(method: str) -> str:
+    """What the chosen projection shows, and whether UMAP is ready to draw it yet."""
+    from orca_engine import projection
+    note = PROJECTION_NOTES.get(method, "")
+    if method != "umap" or projection.is_umap_ready():
+        return note
+    if projection.warm_up_umap_in_background() is None:  # failed too often to be retried
+        return f"{note}\n\n{UMAP_UNAVAILABLE.format(reason=projection.umap_unavailable_reason())}"
+    return f"{note}\n\n{UMAP_STARTING}"
 OBJECTIVE_PLOT = "Alignment objective"
 PROJECTION_PLOT = "Source (circles) and your data (crosses), coloured by class"
 HEATMAP_PLOT = "Distance from your classes (rows) to source classes (columns)"

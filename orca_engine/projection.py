@@ -13,10 +13,12 @@ Two views (`METHODS`; `METHOD_NOTES` says in plain words what each can and canno
   for a few dozen epochs, then snapped onto the previous frame (rotation, reflection, scale,
   shift fitted on the source points) so the picture does not spin or flip between frames.
 
-umap-learn JIT-compiles with numba on first use (15-45 s on two cores). Call
-`warm_up_umap_in_background()` at start-up; until it has finished, a UMAP request is answered
-with a PCA frame and `Projector.last_method` says so. Set `NUMBA_CACHE_DIR` to a writable folder
-so later start-ups reuse part of the compiled code.
+UMAP layouts run in a child process at a lower CPU priority (`umap_process`): umap-learn's numba
+code holds the GIL, and in the training process it slowed alignment down. The child JIT-compiles
+umap-learn on first use (15-45 s on two cores). Call `warm_up_umap_in_background()` at start-up;
+until the child is ready (or if it fails), a UMAP request is answered with a PCA frame and
+`Projector.last_method` says so. Set `NUMBA_CACHE_DIR` to a writable folder so later start-ups
+reuse part of the compiled code.
 """
 from __future__ import annotations
 
@@ -56,45 +58,36 @@ METHOD_NOTES: dict[str, str] = {
 # for the first real frame.
 _WARMUP_SHAPE = (1200, 512)
 
-_warmup_lock = threading.Lock()
-_warmup_thread: threading.Thread | None = None
-_umap_ready = threading.Event()
-_umap_failure: str | None = None
 
 
-def warm_up_umap_in_background() -> threading.Thread:
-    """Start compiling umap-learn in a daemon thread; idempotent, returns the one warm-up thread."""
-    global _warmup_thread
-    with _warmup_lock:
-        if _warmup_thread is None:
-            _warmup_thread = threading.Thread(target=_warm_up_umap, name="orca-umap-warmup",
-                                              daemon=True)
-            _warmup_thread.start()
-        return _warmup_thread
+def warm_up_points() -> np.ndarray:
+    """The (1200, 512) float32 cloud of 8 clusters that the warm-up lays out."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(8, _WARMUP_SHAPE[1]))
+    points = centres[rng.integers(0, 8, _WARMUP_SHAPE[0])] + rng.normal(size=_WARMUP_SHAPE)
+    return points.astype(np.float32)
+
+
+def warm_up_umap_in_background() -> threading.Thread | None:
+    """Start the UMAP process (it compiles umap-learn) in the background; idempotent.
+
+    Returns the thread waiting for it to be ready (join it to wait), or None when UMAP failed
+    too often to be tried again (`umap_unavailable_reason` says why).
+    """
+    from .umap_process import service
+    return service().start()
 
 
 def is_umap_ready() -> bool:
-    """True once the warm-up has compiled umap-learn, so a UMAP frame costs well under a second."""
-    return _umap_ready.is_set()
+    """True once the UMAP process has compiled umap-learn, so a frame costs well under a second."""
+    from .umap_process import service
+    return service().ready()
 
 
 def umap_unavailable_reason() -> str | None:
-    """Why UMAP will never become ready (e.g. umap-learn failed to import), or None."""
-    return _umap_failure
-
-
-def _warm_up_umap() -> None:
-    global _umap_failure
-    try:
-        rng = np.random.default_rng(0)
-        centres = rng.normal(size=(8, _WARMUP_SHAPE[1]))
-        points = centres[rng.integers(0, 8, _WARMUP_SHAPE[0])] + rng.normal(size=_WARMUP_SHAPE)
-        points = points.astype(np.float32)
-        umap_layout(points, init=points[:, :2].copy(), n_epochs=10, seed=0)
-        _umap_ready.set()
-    except Exception as error:  # a broken optional dependency must never stop a run
-        _umap_failure = f"{type(error).__name__}: {error}"
-        log.warning("UMAP unavailable, projections stay PCA: %s", _umap_failure)
+    """Why UMAP is not available (e.g. umap-learn failed to import, the process died), or None."""
+    from .umap_process import service
+    return service().failure
 
 
 def sample_indices(n: int, max_points: int, seed: int) -> np.ndarray:
@@ -205,7 +198,7 @@ class Projector:
     """
 
     def __init__(self, method: str = "pca", seed: int = 0, n_epochs: int = 30,
-                 first_epochs: int = 200, n_neighbors: int = 15,
+                 first_epochs: int = 100, n_neighbors: int = 15,
                  warm_learning_rate: float = 0.05) -> None:
         self.method = check_method(method)
         self.seed = seed
@@ -233,22 +226,32 @@ class Projector:
             self._basis = fit_pca_basis(points)
         if self.method == "umap" and not is_umap_ready():
             warm_up_umap_in_background()  # no-op if already under way
+        xy = None
         if self.method == "umap" and is_umap_ready() and len(points) > 2:
-            xy = self._umap_frame(points, n_source=len(source))
-            self.last_method = "umap"
-        else:
+            from .umap_process import UmapUnavailable
+            try:
+                xy = self._umap_frame(points, n_source=len(source))
+                self.last_method = "umap"
+            except UmapUnavailable:  # the process died or hung: PCA now, a fresh process later
+                warm_up_umap_in_background()
+        if xy is None:
             xy = self._basis.project(points)
             self.last_method = "pca"
         self._previous, self._previous_is_umap = xy, self.last_method == "umap"
         self.last_seconds = time.perf_counter() - started
         return xy[:len(source)], xy[len(source):]
 
+    @staticmethod
+    def _layout(points: np.ndarray, **options) -> np.ndarray:
+        from .umap_process import service
+        return service().layout(points, **options)
+
     def _umap_frame(self, points: np.ndarray, n_source: int) -> np.ndarray:
         warm = self._previous is not None and self._previous_is_umap
         init = self._previous if self._previous is not None else self._basis.project(points)
-        xy = umap_layout(points, init=init, seed=self.seed, n_neighbors=self.n_neighbors,
-                         n_epochs=self.n_epochs if warm else self.first_epochs,
-                         learning_rate=self.warm_learning_rate if warm else 1.0)
+        xy = self._layout(points, init=init, seed=self.seed, n_neighbors=self.n_neighbors,
+                          n_epochs=self.n_epochs if warm else self.first_epochs,
+                          learning_rate=self.warm_learning_rate if warm else 1.0)
         if self._previous is None:
             return xy
         anchor = slice(0, n_source) if n_source >= 3 else slice(None)
@@ -280,15 +283,16 @@ class _Snapshot:
     stage: str
     step: int
     source: np.ndarray
-    target: np.ndarray
+    target: np.ndarray | Callable[[], np.ndarray]
     source_labels: list
     target_labels: list
 
 
-# Seconds between frames. PCA frames are cheap, so the page's poll rate (2/s) sets the pace; a UMAP
-# frame holds the GIL in numba code for ~0.1 s, so one a second (the live-view requirement) keeps
-# the training thread's slowdown small (docs/BENCHMARKS.md, "Alignment slowdown").
-FRAME_INTERVAL_S = {"pca": 0.4, "umap": 1.0}
+# Seconds from the start of one frame to the start of the next. The page polls twice a second, so
+# PCA frames come at that pace; UMAP frames (0.1-0.3 s each, in the UMAP process) a little faster
+# than the one a second the live view promises. More frames would cost the training thread the
+# features it computes for each (docs/BENCHMARKS.md, "Alignment slowdown").
+FRAME_INTERVAL_S = {"pca": 0.5, "umap": 0.8}
 
 
 class ProjectionWorker(threading.Thread):
@@ -321,14 +325,16 @@ class ProjectionWorker(threading.Thread):
         self.frames_done = 0
         self.last_error: str | None = None
 
-    def submit(self, stage: str, step: int, source: np.ndarray, target: np.ndarray,
-               source_labels, target_labels) -> None:
+    def submit(self, stage: str, step: int, source: np.ndarray,
+               target: np.ndarray | Callable[[], np.ndarray], source_labels, target_labels) -> None:
         """Queue features source (n_s, d), target (n_t, d) of one step; drops an unstarted one.
 
-        The arrays are copied, so the caller may reuse its buffers at once.
+        The arrays are copied, so the caller may reuse its buffers at once. `target` may instead be
+        a function returning the (n_t, d) array: it is then called in this worker's thread, so the
+        training thread only pays for taking a snapshot of what the function needs.
         """
         snapshot = _Snapshot(stage, int(step), np.array(source, dtype=np.float32),
-                             np.array(target, dtype=np.float32),
+                             target if callable(target) else np.array(target, dtype=np.float32),
                              np.asarray(source_labels).tolist(), np.asarray(target_labels).tolist())
         with self._changed:
             self._pending = snapshot
@@ -379,6 +385,7 @@ class ProjectionWorker(threading.Thread):
                 snapshot, self._pending, self._busy = self._pending, None, True
                 if self._method_request is not None:
                     self._projector.method, self._method_request = self._method_request, None
+            started = time.monotonic()
             try:
                 self._draw(snapshot)
             except Exception as error:  # never let a picture take the run down
@@ -388,13 +395,16 @@ class ProjectionWorker(threading.Thread):
             finally:
                 interval = (self.min_interval_s if self.min_interval_s is not None
                             else FRAME_INTERVAL_S[self._projector.last_method or self._projector.method])
-                self._next_allowed = time.monotonic() + interval
+                self._next_allowed = started + interval
                 with self._changed:
                     self._busy = False
                     self._changed.notify_all()
 
     def _draw(self, snapshot: _Snapshot) -> None:
-        source_xy, target_xy = self._projector.project(snapshot.source, snapshot.target)
+        target = snapshot.target
+        if callable(target):
+            target = np.asarray(target(), dtype=np.float32)
+        source_xy, target_xy = self._projector.project(snapshot.source, target)
         self._emit(ProjectionFrame(
             stage=snapshot.stage, step=snapshot.step, method=self._projector.last_method,
             source_xy=rounded(source_xy, self._significant),

@@ -245,3 +245,21 @@ def test_worker_draws_at_most_one_frame_per_interval_and_still_ends_on_the_last_
     assert worker.wait_idle(timeout=5) and worker.stop()
     assert step > 50 and 2 <= worker.frames_done <= 6, worker.frames_done
     assert frames[-1].step == step - 1
+
+
+def test_worker_computes_deferred_target_features_in_its_own_thread():
+    frames: list[ProjectionFrame] = []
+    worker = run_worker(frames.append)
+    source, labels = clustered(20)
+    target, _ = clustered(20, seed=1)
+    called_in = []
+
+    def features() -> np.ndarray:
+        called_in.append(threading.get_ident())
+        return target
+
+    worker.submit("align", 3, source, features, labels, labels)
+    assert worker.wait_idle(timeout=10) and worker.stop()
+    assert called_in == [worker.ident] and called_in[0] != threading.get_ident()
+    expected = Projector("pca").project(source, target)
+    np.testing.assert_allclose(frames[0].target_xy, rounded(expected[1]), rtol=1e-3, atol=1e-3)

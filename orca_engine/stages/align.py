@@ -63,6 +63,7 @@ class _Probe:
         src_idx = np.sort(rng.choice(len(src_y), size=n_s, replace=False))
         self.src_x = src_x[src_idx].cpu().numpy()
         self.src_y = src_y[src_idx].cpu().numpy()
+        self._shadow = None  # a copy of the embedder that only the projection worker runs
 
     @torch.no_grad()
     def values(self, model, objectives: dict) -> dict[str, float]:
@@ -70,8 +71,23 @@ class _Probe:
         return {name: float(obj(feats, self.eval_y)) for name, obj in objectives.items()}
 
     @torch.no_grad()
-    def projection_features(self, model) -> np.ndarray:
-        return pooled_features(model, self.proj_x).cpu().numpy()
+    def deferred_projection_features(self, model):
+        """A function returning `pooled_features` (n_t, d) of the projection sample for the embedder
+        as it is now, to be called in another thread: the training thread only clones the
+        embedder's weights (an embedder is small: well under a millisecond), the projection
+        worker runs the forward pass on a copy, in eval mode (no dropout), with weights no later
+        step touches.
+        """
+        if self._shadow is None:
+            self._shadow = copy.deepcopy(model.embedder).eval().requires_grad_(False)
+        shadow, x = self._shadow, self.proj_x
+        weights = {k: v.detach().clone() for k, v in model.embedder.state_dict().items()}
+
+        def features() -> np.ndarray:
+            with torch.no_grad():  # grad mode is per thread: say it again in the worker's
+                tokens = torch.func.functional_call(shadow, weights, (x,))
+                return tokens.float().mean(dim=1).cpu().numpy()
+        return features
 
 
 def align(ctx: RunContext) -> Iterator[Event]:
@@ -139,7 +155,7 @@ def _live_views(ctx: RunContext, probe: _Probe, reference, step: int, frame: int
     every few frames, emit class-to-class distances."""
     wanted = ctx.on_features is not None and (last or ctx.features_wanted is None or ctx.features_wanted())
     if wanted:
-        target = probe.projection_features(ctx.model)
+        target = probe.deferred_projection_features(ctx.model)  # the forward pass runs in the worker
         ctx.on_features("align", step, probe.src_x, target, probe.src_y, probe.proj_y)
     if frame % DISTANCES_EVERY_FRAMES == 0 and hasattr(reference, "class_distances"):
         with torch.no_grad():

@@ -67,7 +67,8 @@ class RunControl:
                 self._cond.wait(timeout=0.5)
 
 
-FeatureHook = Callable[[str, int, Any, Any, Any, Any], None]  # (stage, step, src, tgt, src_labels, tgt_labels)
+# (stage, step, src, tgt, src_labels, tgt_labels); tgt is an array or a function returning one
+FeatureHook = Callable[[str, int, Any, Any, Any, Any], None]
 
 
 @dataclass

@@ -113,3 +113,17 @@ def test_replay_refuses_files_without_events(tmp_path):
     junk.write_text("hello\n")
     with pytest.raises(gr.Error, match=messages.BAD_REPLAY_FILE[:20]):
         handlers.replay(Visitor(), None, str(junk))
+
+
+def test_umap_note_says_whether_umap_is_ready_starting_or_unavailable(monkeypatch):
+    from orca_engine import projection
+    monkeypatch.setattr(projection, "is_umap_ready", lambda: True)
+    assert handlers.set_projection(Visitor(), "umap") == messages.PROJECTION_NOTES["umap"]
+    monkeypatch.setattr(projection, "is_umap_ready", lambda: False)
+    monkeypatch.setattr(projection, "warm_up_umap_in_background", lambda: object())
+    assert messages.UMAP_STARTING in handlers.set_projection(Visitor(), "umap")
+    monkeypatch.setattr(projection, "warm_up_umap_in_background", lambda: None)
+    monkeypatch.setattr(projection, "umap_unavailable_reason", lambda: "ModuleNotFoundError: No module named 'umap'")
+    note = handlers.set_projection(Visitor(), "umap")
+    assert "not available" in note and "No module named 'umap'" in note
+    assert handlers.set_projection(Visitor(), "pca") == messages.PROJECTION_NOTES["pca"]
