@@ -69,11 +69,14 @@ def shows_errors(fn: Callable) -> Callable:
 
 def restorer(keys: list[str]) -> Callable:
     """Page load: adopt the identity kept by the browser and re-attach to its run if the server has it;
-    then put the run's data and option values back (dotted `keys`, in widget order)."""
+    then put the run's data, projection view and option values back (dotted `keys`, in widget order)."""
     def restore(remembered: dict | None, visitor: Visitor):
         remembered = remembered or {}
         if remembered.get("owner"):
             visitor.owner = remembered["owner"]
+        method = remembered.get("projection")
+        if method in messages.PROJECTION_NOTES:
+            visitor.projection_method = method
         run_id = remembered.get("run_id") or ""
         config = None
         if run_id and not visitor.run_id:
@@ -88,7 +91,8 @@ def restorer(keys: list[str]) -> Callable:
             visitor.data_source = config["data"]["source"]
             visitor.label_column = config["data"].get("label_column", "")
             values = [_option_value(config, key) for key in keys]
-        return visitor.remembered(), gr.Timer(active=config is not None), *values
+        view = visitor.projection_method if method in messages.PROJECTION_NOTES else gr.skip()
+        return visitor.remembered(), gr.Timer(active=config is not None), view, *values
     return restore
 
 
@@ -217,7 +221,8 @@ def start_align(visitor: Visitor, values: dict[str, Any]):
     """Prepare the data and backbone and align the embedder, in the engine's worker thread."""
     config = run_config(visitor, values)
     _retire_current(visitor)
-    run_id = session().start(config, stages=("align",), owner=visitor.owner)
+    run_id = session().start(config, stages=("align",), owner=visitor.owner,
+                             projection_method=visitor.projection_method)
     visitor.watch(run_id)
     return messages.STATE_NAMES["queued"], gr.Timer(active=True)
 
@@ -232,7 +237,8 @@ def start_refine(visitor: Visitor, values: dict[str, Any]):
                                owner=visitor.owner)
     else:
         _retire_current(visitor)
-        visitor.watch(session().start(config, stages=("align", "refine", "evaluate"), owner=visitor.owner))
+        visitor.watch(session().start(config, stages=("align", "refine", "evaluate"), owner=visitor.owner,
+                                      projection_method=visitor.projection_method))
     visitor.last_state = ""
     return messages.STATE_NAMES["queued"], gr.Timer(active=True)
 
@@ -270,6 +276,8 @@ pause, resume, step, stop = (_control(v) for v in ("pause", "resume", "step", "c
 
 def set_projection(visitor: Visitor, method: str) -> str:
     """Switch the live projection between PCA and UMAP (takes effect at the next frame)."""
+    if method in messages.PROJECTION_NOTES:
+        visitor.projection_method = method  # later runs start with it too
     if visitor.run_id:
         try:
             session().set_projection_method(visitor.run_id, method, owner=visitor.owner)

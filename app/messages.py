@@ -128,7 +128,9 @@ OBJECTIVE_PLOT = "Alignment objective"
 PROJECTION_PLOT = "Source (circles) and your data (crosses), coloured by class"
 HEATMAP_PLOT = "Distance from your classes (rows) to source classes (columns)"
 REFINE_PLOT = "Training loss and validation metric"
-REFINE_WITHOUT_ALIGN = "No aligned model in memory: Start runs alignment with step 3's settings first, then refines."
+REFINE_WITHOUT_ALIGN = ("Start refines the model you aligned in step 3 while it is still in memory; without one "
+                        "(nothing aligned yet, or a page reloaded after a server restart) it first aligns with "
+                        "step 3's settings, then refines.")
 
 # -- statuses ------------------------------------------------------------------------------------
 NO_RUN = "No run yet."

@@ -90,8 +90,8 @@ def projection_figure(source_xy: np.ndarray, target_xy: np.ndarray, source_label
                       SOURCE_COLOURS, dict(symbol="circle", size=6, opacity=0.55))
     _add_class_traces(fig, "target", target_xy, target_labels, class_names,
                       TARGET_COLOURS, dict(symbol="x", size=7, opacity=0.9))
-    heading = " - ".join(part for part in (title, method.upper(),
-                                           "" if step is None else f"step {step}") if part)
+    which = " - ".join(part for part in (method.upper(), "" if step is None else f"step {step}") if part)
+    heading = f"{which}<br><sup>{title}</sup>" if which else title  # short first line: fits a half-width plot
     fig.update_layout(title=heading, height=460, margin=MARGIN, uirevision="projection",
                       legend=dict(font=dict(size=10)))
     fig.update_xaxes(showticklabels=method == "pca", zeroline=False)
@@ -112,10 +112,14 @@ def frame_figure(frame: Mapping, class_names: Sequence[str] | None = None,
 
 
 def frame_axis_ranges(source_xy: np.ndarray, target_xy: np.ndarray,
-                      previous: AxisRanges | None = None, margin: float = 0.05) -> AxisRanges:
-    """Axis ranges covering this frame and `previous`: they only grow, so the view never jumps.
+                      previous: AxisRanges | None = None, margin: float = 0.05,
+                      refit_below: float = 0.5) -> AxisRanges:
+    """Axis ranges covering this frame and `previous`, so the view does not jump between frames.
 
-    Each side is padded by `margin` times its extent. Returns ((x0, x1), (y0, y1)).
+    Each side is padded by `margin` times its extent. An axis grows at once to hold every point;
+    it shrinks only when the frame spans less than `refit_below` of it (then it is refitted to
+    the frame), so a cloud that contracts, as UMAP clusters do, does not end up as a speck in an
+    empty plot, while small changes leave the axes alone. Returns ((x0, x1), (y0, y1)).
     """
     points = np.concatenate([_points(source_xy), _points(target_xy)])  # (n, 2)
     if len(points) == 0:
@@ -124,8 +128,10 @@ def frame_axis_ranges(source_xy: np.ndarray, target_xy: np.ndarray,
     pad = margin * np.maximum(high - low, 1e-9)
     low, high = low - pad, high + pad
     if previous is not None:
-        low = np.minimum(low, [previous[0][0], previous[1][0]])
-        high = np.maximum(high, [previous[0][1], previous[1][1]])
+        old_low, old_high = np.array([previous[0][0], previous[1][0]]), np.array([previous[0][1], previous[1][1]])
+        keep = (high - low) >= refit_below * (old_high - old_low)  # per axis: union, else refit
+        low = np.where(keep, np.minimum(low, old_low), low)
+        high = np.where(keep, np.maximum(high, old_high), high)
     return (float(low[0]), float(high[0])), (float(low[1]), float(high[1]))
 
 

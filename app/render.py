@@ -124,7 +124,7 @@ def align_loss_figure(view: RunView):
 
 
 def projection_figure(view: RunView):
-    """The newest frame, axes only ever growing within one method so the view does not jump."""
+    """The newest frame, with axes that change little within one method so the view does not jump."""
     p = view.projection
     if p is None:
         return plots.empty(messages.PROJECTION_PLOT)

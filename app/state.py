@@ -28,7 +28,7 @@ class RunView:
     val_metrics: dict[str, list[float]] = field(default_factory=dict)
     projection: dict | None = None
     class_distances: dict | None = None
-    projection_ranges: tuple | None = None  # axis ranges drawn so far (they only grow within one method)
+    projection_ranges: tuple | None = None  # axis ranges drawn so far (see plots.frame_axis_ranges)
     projection_ranges_method: str = ""
     stage_metrics: dict[str, dict] = field(default_factory=dict)
     final_metrics: dict = field(default_factory=dict)
@@ -144,6 +144,7 @@ class Visitor:
     replay: list[dict] | None = None  # events of a replayed run, fed to the view a few per tick
     last_state: str = ""
     past_runs: dict[str, str] = field(default_factory=dict)  # earlier run id -> run folder (for replay)
+    projection_method: str = "pca"  # the view picked in step 3, for this run and the next ones
 
     def watch(self, run_id: str) -> None:
         """Follow a (new) run from its first event."""
@@ -164,7 +165,7 @@ class Visitor:
 
     def remembered(self) -> dict[str, Any]:
         """What the browser keeps (gr.BrowserState) so a reloaded page re-attaches."""
-        return {"owner": self.owner, "run_id": self.run_id}
+        return {"owner": self.owner, "run_id": self.run_id, "projection": self.projection_method}
 
 
 def new_visitor() -> Visitor:

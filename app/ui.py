@@ -30,7 +30,8 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
         _warm_up_projection()
     with gr.Blocks(title=messages.TITLE) as demo:
         visitor = gr.State(new_visitor, delete_callback=handlers.visitor_left)
-        remembered = gr.BrowserState({"owner": "", "run_id": ""}, storage_key="orca-explorer-visitor")
+        remembered = gr.BrowserState({"owner": "", "run_id": "", "projection": ""},
+                                     storage_key="orca-explorer-visitor")
         timer = gr.Timer(POLL_SECONDS, active=False)
         gr.Markdown(messages.INTRO, elem_id="intro")
         steps = {"data": data.build(), "backbone": backbone.build(), "align": align.build(),
@@ -44,8 +45,8 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
         _wire_runs(steps, options, visitor, remembered, timer)
         _wire_results(steps, visitor, timer)
         summary_button.click(live.run_summary, visitor, summary, api_name="run_summary")
-        demo.load(handlers.restorer(list(options)), [remembered, visitor], [remembered, timer, *options.values()],
-                  **PRIVATE)
+        demo.load(handlers.restorer(list(options)), [remembered, visitor],
+                  [remembered, timer, steps["align"]["method"], *options.values()], **PRIVATE)
     _hide_state_factory(demo)
     demo.queue(default_concurrency_limit=4)
     return demo
@@ -85,7 +86,7 @@ def _wire_runs(steps: dict, options: dict, visitor, remembered, timer) -> None:
         al[name].click(fn, visitor, al["status"], api_name=name, show_progress="hidden")
     rf["stop"].click(handlers.stop, visitor, rf["status"], **QUIET)
     al["method"].change(handlers.set_projection, [visitor, al["method"]], al["method_note"],
-                        api_name="set_projection")
+                        api_name="set_projection").then(handlers.remember, visitor, remembered, **PRIVATE)
     outputs = {"align_status": al["status"], "refine_status": rf["status"], "loss_plot": al["loss_plot"],
                "projection_plot": al["projection_plot"], "heatmap_plot": al["heatmap_plot"],
                "curves_plot": rf["curves_plot"], "test_status": steps["test"]["status"],

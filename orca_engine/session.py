@@ -97,7 +97,9 @@ class Session:
 
     # -- starting -------------------------------------------------------------------------------
     def start(self, config: RunConfig | dict, stages: Iterable[str] = ("align", "refine", "evaluate"),
-              owner: str = "") -> str:
+              owner: str = "", projection_method: str | None = None) -> str:
+        """Queue a new run; returns its id. `projection_method` ("pca" / "umap") overrides the
+        session's default view for this run's live frames."""
         from .stages import RunContext
         config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
         stages = self._checked_stages(stages)
@@ -108,6 +110,9 @@ class Session:
         ctx = RunContext(config=config, run_dir=run_dir, cache_dir=self.cache_dir)
         run = _Run(run_dir.name, owner, config, run_dir, ctx)
         run.projection_method = self.projection_method
+        if projection_method is not None:
+            from .projection import check_method
+            run.projection_method = check_method(projection_method)
         with self._cond:
             self._runs[run.id] = run
         run.record(RunStarted(run.id, str(run_dir), config.to_dict()))

@@ -84,6 +84,12 @@ class FakeSession:
     def runs(self, owner=None):
         return [s for r, s in self.statuses.items() if owner is None or self.owners[r] == owner]
 
+    def start(self, config, stages=("align", "refine", "evaluate"), owner="", projection_method=None):
+        run_id = f"run{len(self.statuses) + 1}"
+        self.add_run(run_id, owner, [], state="queued")
+        self.calls.append(("start", run_id, tuple(stages), projection_method))
+        return run_id
+
     def __getattr__(self, verb):  # pause / resume / step / cancel / set_projection_method
         def act(run_id, *args, owner=None):
             self._check(run_id, owner)

@@ -127,3 +127,21 @@ def test_umap_note_says_whether_umap_is_ready_starting_or_unavailable(monkeypatc
     note = handlers.set_projection(Visitor(), "umap")
     assert "not available" in note and "No module named 'umap'" in note
     assert handlers.set_projection(Visitor(), "pca") == messages.PROJECTION_NOTES["pca"]
+
+
+def test_the_projection_picked_before_a_run_is_used_by_it_and_survives_a_reload(fake_session, monkeypatch):
+    from orca_engine import projection
+    monkeypatch.setattr(projection, "is_umap_ready", lambda: True)
+    visitor = Visitor()
+    handlers.use_example(visitor, "digits")
+    handlers.set_projection(visitor, "umap")  # picked while no run exists yet
+    start = handlers.config_handler(["align.steps"], handlers.start_align)
+    start(visitor, 3)
+    assert fake_session.calls[-1] == ("start", visitor.run_id, ("align",), "umap")
+    assert visitor.remembered()["projection"] == "umap"
+
+    reloaded = Visitor()  # a reloaded page: a fresh visitor, the browser's memory
+    out = handlers.restorer(["align.steps"])({"owner": "someone", "run_id": "", "projection": "umap"}, reloaded)
+    assert reloaded.projection_method == "umap" and out[2] == "umap"
+    out = handlers.restorer(["align.steps"])({"owner": "someone", "run_id": ""}, Visitor())  # older memory
+    assert out[2] == gr.skip()

@@ -65,13 +65,17 @@ def test_projection_tells_sides_apart_by_marker_and_classes_by_colour():
     assert "UMAP" in fig.layout.title.text and "step 12" in fig.layout.title.text
 
 
-def test_projection_axis_ranges_only_grow_and_pin_the_view():
+def test_projection_axis_ranges_grow_at_once_shrink_only_when_much_too_big_and_pin_the_view():
     first = plots.frame_axis_ranges([[0.0, 0.0]], [[1.0, 2.0]], margin=0.0)
     assert first == ((0.0, 1.0), (0.0, 2.0))
-    grown = plots.frame_axis_ranges([[0.5, 0.5]], [[3.0, 1.0]], previous=first, margin=0.0)
+    grown = plots.frame_axis_ranges([[0.5, 0.5]], [[3.0, 1.6]], previous=first, margin=0.0)
     assert grown == ((0.0, 3.0), (0.0, 2.0))
-    fig = plots.projection_figure([[0.5, 0.5]], [[3.0, 1.0]], [0], [0], axis_ranges=grown)
+    fig = plots.projection_figure([[0.5, 0.5]], [[3.0, 1.6]], [0], [0], axis_ranges=grown)
     assert tuple(fig.layout.xaxis.range) == (0.0, 3.0) and fig.layout.xaxis.autorange is False
+    nudged = plots.frame_axis_ranges([[0.2, 0.1]], [[2.0, 1.9]], previous=grown, margin=0.0)
+    assert nudged == grown, "a frame filling most of the view leaves the axes alone"
+    contracted = plots.frame_axis_ranges([[0.0, 0.0]], [[1.0, 1.5]], previous=grown, margin=0.0)
+    assert contracted == ((0.0, 1.0), (0.0, 2.0)), "x refits (1 < half of 3); y keeps its union (1.5 >= 1)"
 
 
 def test_class_distance_heatmap_has_target_rows_and_source_columns():

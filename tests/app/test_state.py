@@ -56,7 +56,7 @@ def test_visitor_redraws_each_change_once_and_resets_on_a_new_run():
     assert not visitor.needs_redraw("loss_plot", "align")
     visitor.watch("r2")
     assert visitor.view.align_losses == [] and visitor.needs_redraw("loss_plot", "align")
-    assert visitor.remembered() == {"owner": visitor.owner, "run_id": "r2"}
+    assert visitor.remembered() == {"owner": visitor.owner, "run_id": "r2", "projection": "pca"}
 
 
 def test_two_visitors_get_different_owners():
