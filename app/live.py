@@ -89,10 +89,17 @@ def button_updates(visitor: Visitor, state: str) -> dict[str, Any]:
     return {name: gr.update(interactive=flag) for name, flag in zip(names, flags)}
 
 
+def umap_ready() -> bool:
+    from orca_engine.projection import is_umap_ready
+    return is_umap_ready()
+
+
 def align_status(visitor: Visitor, status) -> str:
     view = visitor.view
     if status is not None and status.state in WATCHING and status.stage in ("", "prepare", "align"):
         text = render.progress_text(status)
+        if visitor.projection_method == "umap" and not umap_ready():
+            text += f" · {messages.UMAP_STARTING_SHORT}"
     elif "align" in view.stage_metrics:
         text = render.align_summary(view.stage_metrics["align"])
     elif view.outcome in TERMINAL:

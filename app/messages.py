@@ -112,6 +112,7 @@ PROJECTION_CHOICES = [("PCA (fast, linear)", "pca"), ("UMAP (slower, non-linear)
 PROJECTION_NOTES = METHOD_NOTES  # the engine words what each projection can and cannot show
 UMAP_STARTING = ("UMAP is still getting ready (compiling, up to a minute after the app starts): frames are "
                  "PCA until then, and the plot's title says which one you see.")
+UMAP_STARTING_SHORT = "UMAP still getting ready: PCA frames until then"
 UMAP_UNAVAILABLE = "UMAP is not available on this server ({reason}); frames stay PCA."
 
 

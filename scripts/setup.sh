@@ -21,8 +21,10 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 REQ=requirements.txt; [ "$DEV" = 1 ] && REQ=requirements-dev.txt
-stamp=".venv/.installed-$(cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)-$DEV"
-if [ ! -f "$stamp" ]; then
+hash=$(cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+stamp=".venv/.installed-$hash-$DEV"
+# A test set-up (--dev) includes everything the app needs.
+if [ ! -f "$stamp" ] && ! { [ "$DEV" = 0 ] && [ -f ".venv/.installed-$hash-1" ]; }; then
   echo "setup: installing Python packages from $REQ (first run takes a few minutes)"
   .venv/bin/pip install -q --disable-pip-version-check -r "$REQ"
   rm -f .venv/.installed-*; touch "$stamp"

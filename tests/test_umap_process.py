@@ -145,3 +145,12 @@ def test_umap_frames_are_computed_outside_the_calling_process():
     assert projector.last_method == "umap" and source_xy.shape == target_xy.shape == (80, 2)
     assert service().pid() not in (None, os.getpid())
     assert "umap" not in sys.modules and "numba" not in sys.modules
+
+
+def test_numba_cache_dir_defaults_beside_the_project_or_in_the_temp_dir(tmp_path):
+    from orca_engine.umap_process import numba_cache_dir
+    assert numba_cache_dir(str(tmp_path)) == str(tmp_path / ".cache" / "numba")
+    assert (tmp_path / ".cache" / "numba").is_dir()
+    not_a_folder = tmp_path / "file"  # .cache cannot be made under a file, even by root
+    not_a_folder.write_text("")
+    assert numba_cache_dir(str(not_a_folder)).endswith("orca-numba-cache")

@@ -145,3 +145,16 @@ def test_the_projection_picked_before_a_run_is_used_by_it_and_survives_a_reload(
     assert reloaded.projection_method == "umap" and out[2] == "umap"
     out = handlers.restorer(["align.steps"])({"owner": "someone", "run_id": ""}, Visitor())  # older memory
     assert out[2] == gr.skip()
+
+
+def test_align_progress_says_when_umap_frames_are_still_pca(fake_session, monkeypatch):
+    fake_session.add_run("r1", "alice", ALIGN_RUN, step=1)
+    visitor = Visitor(owner="alice", projection_method="umap")
+    visitor.watch("r1")
+    monkeypatch.setattr(live, "umap_ready", lambda: False)
+    assert messages.UMAP_STARTING_SHORT in live.align_status(visitor, fake_session.status("r1"))
+    monkeypatch.setattr(live, "umap_ready", lambda: True)
+    assert messages.UMAP_STARTING_SHORT not in live.align_status(visitor, fake_session.status("r1"))
+    visitor.projection_method = "pca"
+    monkeypatch.setattr(live, "umap_ready", lambda: False)
+    assert messages.UMAP_STARTING_SHORT not in live.align_status(visitor, fake_session.status("r1"))
