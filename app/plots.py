@@ -55,15 +55,14 @@ def training_curves(steps: Sequence[int], losses: Sequence[float], val_epochs: S
     """
     if len(steps) == 0 and len(val_epochs) == 0:
         return empty(title)
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.18,
-                        subplot_titles=("training loss", "validation"))
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
+                        subplot_titles=("training loss, by step", "validation, by epoch"))
     fig.add_trace(go.Scatter(x=list(steps), y=list(losses), mode="lines", name="training loss"),
                   row=1, col=1)
     for name, values in val_metrics.items():
         fig.add_trace(go.Scatter(x=list(val_epochs), y=list(values), mode="lines+markers",
                                  name=f"validation {name}"), row=2, col=1)
-    fig.update_xaxes(title_text="step", row=1, col=1)
-    fig.update_xaxes(title_text="epoch", row=2, col=1)
+    fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, len(val_epochs) // 10), row=2, col=1)  # whole epochs
     fig.update_layout(title=title, height=460, margin=dict(MARGIN, t=70),
                       uirevision="training_curves")
     return fig
