@@ -28,6 +28,11 @@ from .state import Visitor
 RUNS_DIR = Path(os.environ.get("ORCA_RUNS_DIR", "runs"))
 MAX_ACTIVE = int(os.environ.get("ORCA_MAX_ACTIVE", "1"))
 KEEP_RUN_FOLDERS = int(os.environ.get("ORCA_KEEP_RUNS", "200"))  # older run folders are deleted
+# A page that closes frees its finished run's model this many seconds later, unless a reloaded page
+# has re-attached meanwhile (a reload closes the old page, and the two race).
+RELEASE_GRACE_S = float(os.environ.get("ORCA_RELEASE_GRACE_S", "300"))
+_pending_release: dict[str, tuple[threading.Timer, object]] = {}  # run id -> (timer, token)
+_pending_lock = threading.Lock()
 
 _session: Session | None = None
 _session_lock = threading.Lock()
@@ -81,7 +86,8 @@ def restorer(keys: list[str]) -> Callable:
         config = None
         if run_id and not visitor.run_id:
             try:
-                run_dir = session().run_dir(run_id, owner=visitor.owner)
+                run_dir = session().run_dir(run_id, owner=visitor.owner)  # checks the owner
+                _keep_run(run_id)
                 config = json.loads((Path(run_dir) / "config.json").read_text())
                 visitor.watch(run_id)
             except (OrcaError, OSError, ValueError):
@@ -108,14 +114,39 @@ def remember(visitor: Visitor) -> dict:
 
 
 def visitor_left(visitor: Visitor) -> None:
-    """gr.State delete callback: free a finished visitor's model (files stay for replay)."""
+    """gr.State delete callback: free a finished visitor's model after `RELEASE_GRACE_S` (files stay
+    for replay). A running run keeps running; a page reloaded in time re-attaches and keeps it."""
     if not isinstance(visitor, Visitor) or not visitor.run_id:
         return
+    run_id, owner, token = visitor.run_id, visitor.owner, object()
+    timer = threading.Timer(RELEASE_GRACE_S, _release_if_done, (run_id, owner, token))
+    timer.daemon = True
+    with _pending_lock:
+        previous = _pending_release.get(run_id)
+        _pending_release[run_id] = (timer, token)
+    if previous is not None:
+        previous[0].cancel()
+    timer.start()
+
+
+def _release_if_done(run_id: str, owner: str, token: object) -> None:
+    with _pending_lock:
+        if _pending_release.get(run_id, (None, None))[1] is not token:
+            return  # a page re-attached, or a later close rescheduled it
+        del _pending_release[run_id]
     try:
-        if session().status(visitor.run_id, owner=visitor.owner).state not in ("queued", "running", "paused"):
-            session().release(visitor.run_id, owner=visitor.owner)
+        if session().status(run_id, owner=owner).state not in ("queued", "running", "paused"):
+            session().release(run_id, owner=owner)
     except OrcaError:
         pass
+
+
+def _keep_run(run_id: str) -> None:
+    """A page (re)attached to `run_id`: cancel a pending release."""
+    with _pending_lock:
+        pending = _pending_release.pop(run_id, None)
+    if pending is not None:
+        pending[0].cancel()
 
 
 # -- step 1: data ------------------------------------------------------------------------------

@@ -169,5 +169,18 @@ class Visitor:
 
 
 def new_visitor() -> Visitor:
-    """Factory for gr.State: called once per browser session."""
+    """A fresh Visitor (a new owner id)."""
     return Visitor()
+
+
+class FreshVisitor:
+    """gr.State's initial value: each browser session's copy of it is a new Visitor.
+
+    Gradio deep-copies a State's initial value the first time a session's event touches it, so
+    this object's `__deepcopy__` makes one Visitor per session, created by whichever event comes
+    first. (A callable initial value instead runs as a page-load event that *replaces* the state:
+    an event fired earlier, e.g. a click or the reload restore, lost what it had set.)
+    """
+
+    def __deepcopy__(self, memo: dict) -> Visitor:
+        return new_visitor()

@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from . import handlers, live, messages
-from .state import new_visitor
+from .state import FreshVisitor
 from .tabs import align, backbone, compare, data, export, refine, test
 from .tabs.backbone import backbone_summary
 
@@ -29,7 +29,8 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
     if warm_up_umap:
         _warm_up_projection()
     with gr.Blocks(title=messages.TITLE) as demo:
-        visitor = gr.State(new_visitor, delete_callback=handlers.visitor_left)
+        visitor = gr.State(None, delete_callback=handlers.visitor_left)
+        visitor.value = FreshVisitor()  # after __init__, which would deep-copy it once for everyone
         remembered = gr.BrowserState({"owner": "", "run_id": "", "projection": ""},
                                      storage_key="orca-explorer-visitor")
         timer = gr.Timer(POLL_SECONDS, active=False)
@@ -47,17 +48,8 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
         summary_button.click(live.run_summary, visitor, summary, api_name="run_summary")
         demo.load(handlers.restorer(list(options)), [remembered, visitor],
                   [remembered, timer, steps["align"]["method"], *options.values()], **PRIVATE)
-    _hide_state_factory(demo)
     demo.queue(default_concurrency_limit=4)
     return demo
-
-
-def _hide_state_factory(demo: gr.Blocks) -> None:
-    """Gradio registers gr.State's factory as a public load endpoint; it is no step of the flow."""
-    for fn in demo.fns.values():
-        if fn.name == new_visitor.__name__:
-            fn.api_visibility = "private"
-    demo.config = demo.get_config_file()
 
 
 def _wire_data(ui: dict, bb: dict, visitor: gr.State) -> None:

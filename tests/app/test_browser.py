@@ -71,7 +71,9 @@ def test_example_flow_in_chromium(live_app, chrome, artifacts):
     path = artifacts / "app.png"
     assert chrome.save_screenshot(str(path)) and path.stat().st_size > 50_000
 
-    chrome.refresh()  # a reloaded page re-attaches to the visitor's run (run id kept in the browser)
+    # A reloaded page re-attaches to the visitor's run (run id kept in the browser). The old page's
+    # close and the new page's load race; the run must survive either order.
+    chrome.refresh()
     wait_text(chrome, "test-status", "Test accuracy", timeout=60)
     assert "Aligned in 10 steps" in wait_text(chrome, "align-status", "Aligned", timeout=30)
     steps_box = chrome.find_element(By.CSS_SELECTOR, "#opt-align-steps input")

@@ -158,3 +158,19 @@ def test_align_progress_says_when_umap_frames_are_still_pca(fake_session, monkey
     visitor.projection_method = "pca"
     monkeypatch.setattr(live, "umap_ready", lambda: False)
     assert messages.UMAP_STARTING_SHORT not in live.align_status(visitor, fake_session.status("r1"))
+
+
+def test_a_closed_page_frees_its_finished_run_later_unless_a_reload_reattaches(fake_session, monkeypatch):
+    import time
+    monkeypatch.setattr(handlers, "RELEASE_GRACE_S", 0.3)
+    for run_id in ("gone", "reloaded", "running"):
+        fake_session.add_run(run_id, "alice", ALIGN_RUN, state="running" if run_id == "running" else "finished")
+    for run_id in ("gone", "reloaded", "running"):
+        visitor = Visitor(owner="alice")
+        visitor.watch(run_id)
+        handlers.visitor_left(visitor)  # the page closed (a reload closes the old page too)
+    handlers.restorer([])({"owner": "alice", "run_id": "reloaded"}, Visitor())  # the reloaded page
+    assert ("release", "gone") not in fake_session.calls, "not at once: a reload may still come"
+    time.sleep(0.8)
+    released = [run_id for verb, run_id, *_ in fake_session.calls if verb == "release"]
+    assert released == ["gone"], "the re-attached run and the running one must stay"

@@ -61,3 +61,19 @@ def test_visitor_redraws_each_change_once_and_resets_on_a_new_run():
 
 def test_two_visitors_get_different_owners():
     assert Visitor().owner != Visitor().owner
+
+
+def test_each_session_gets_its_own_visitor_and_no_event_replaces_it():
+    """A callable gr.State value runs as a page-load event that replaces the state: an earlier click
+    (or the reload restore) then lost what it set. The page must not have such an event."""
+    import copy
+
+    import gradio as gr
+
+    from app.state import FreshVisitor
+    from app.ui import build_ui
+    first, second = copy.deepcopy(FreshVisitor()), copy.deepcopy(FreshVisitor())
+    assert isinstance(first, Visitor) and first.owner != second.owner
+    demo = build_ui(warm_up_umap=False)
+    (state,) = [b for b in demo.blocks.values() if isinstance(b, gr.State) and isinstance(b.value, FreshVisitor)]
+    assert not [fn.name for fn in demo.fns.values() if state in fn.outputs]
