@@ -62,8 +62,7 @@ def slowdown_section(args: argparse.Namespace) -> str:
     over repeats, same seed and data."""
     from orca_engine import projection
     projection.warm_up_umap_in_background().join()
-    points = projection.warm_up_points()  # compile umap-learn in this process too, for the "before" mode
-    projection.umap_layout(points, init=points[:, :2].copy(), n_epochs=10, seed=0)
+    projection.compile_umap_here()  # in this process too, for the "before" mode
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         sessions = {"off": Session(tmp, live_projection=False), "pca": Session(tmp, projection_method="pca"),

@@ -1,7 +1,7 @@
 """Live 2-D frames of source and target features while the embedder aligns.
 
 The stage picks a fixed sample of points once (`sample_indices`), then after each logged step
-hands the sample's current features to a `ProjectionWorker`. The worker computes frames in its own
+hands the sample's current features (or a function computing them) to a `ProjectionWorker`. The worker computes frames in its own
 thread and keeps only the newest snapshot, so training never waits for a picture; a slow frame
 means skipped steps, never a slower run.
 
@@ -59,13 +59,14 @@ METHOD_NOTES: dict[str, str] = {
 _WARMUP_SHAPE = (1200, 512)
 
 
-
-def warm_up_points() -> np.ndarray:
-    """The (1200, 512) float32 cloud of 8 clusters that the warm-up lays out."""
+def compile_umap_here() -> None:
+    """Compile umap-learn in the calling process by laying out a (1200, 512) cloud of 8 clusters
+    (the UMAP process does this at start-up; seconds to a minute)."""
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(8, _WARMUP_SHAPE[1]))
     points = centres[rng.integers(0, 8, _WARMUP_SHAPE[0])] + rng.normal(size=_WARMUP_SHAPE)
-    return points.astype(np.float32)
+    points = points.astype(np.float32)
+    umap_layout(points, init=points[:, :2].copy(), n_epochs=10, seed=0)
 
 
 def warm_up_umap_in_background() -> threading.Thread | None:

@@ -244,9 +244,8 @@ def _child(nice: int) -> None:
     if nice and hasattr(os, "nice"):
         os.nice(nice)
     try:
-        from .projection import umap_layout, warm_up_points
-        points = warm_up_points()
-        umap_layout(points, init=points[:, :2].copy(), n_epochs=10, seed=0)
+        from .projection import compile_umap_here, umap_layout
+        compile_umap_here()
     except Exception as error:  # e.g. umap-learn missing or broken
         _write(protocol_out, ("failed", f"{type(error).__name__}: {error}"))
         return
