@@ -24,7 +24,7 @@ class RunView:
     align_losses: list[float] = field(default_factory=list)
     refine_steps: list[int] = field(default_factory=list)
     refine_losses: list[float] = field(default_factory=list)
-    val_epochs: list[int] = field(default_factory=list)
+    val_epochs: list[float] = field(default_factory=list)
     val_metrics: dict[str, list[float]] = field(default_factory=dict)
     projection: dict | None = None
     class_distances: dict | None = None
@@ -89,7 +89,7 @@ class RunView:
             self._bump("refine")
 
     def _on_validation(self, r: dict) -> None:
-        self.val_epochs.append(int(r["epoch"]))
+        self.val_epochs.append(float(r["epoch"]))
         for name, value in r.get("metrics", {}).items():
             if isinstance(value, (int, float)):
                 self.val_metrics.setdefault(name, []).append(float(value))

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="a run config (.yaml, .yml or .json); flags override it")
     run.add_argument("--out", default="runs", help="folder that receives the run folder (default: runs/)")
     run.add_argument("--stages", default="align,refine,evaluate", help="comma-separated subset, in order")
+    run.add_argument("--tune", action="store_true",
+                     help="search hyperparameters on the validation split first (stages tune,evaluate; "
+                          "see the tune.* options for its budget)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--no-projection", action="store_true", help="skip the 2-D projection frames")
     add_config_flags(run)
@@ -93,6 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .session import Session
     config = config_from_args(args)
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    if args.tune:
+        stages = ("tune", "evaluate")
     session = Session(runs_dir=args.out, live_projection=not args.no_projection)
     run_id = session.start(config, stages=stages)
     progress = Progress(enabled=not args.quiet)
@@ -118,8 +123,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     test = status.metrics.get("test")
     if test:
         print("test: " + ", ".join(f"{k}={v:.4g}" for k, v in test.items()), file=sys.stderr)
+        for line in result_context(status.metrics):
+            print(line, file=sys.stderr)
     print(status.run_dir)
     return 0
+
+
+def result_context(metrics: dict) -> list[str]:
+    """Lines that put the test result in context: majority-class rate, each baseline, the verdict."""
+    lines = []
+    reference = metrics.get("test_reference", {})
+    if "majority_class_rate" in reference:
+        lines.append(f"  always the most frequent class: accuracy={reference['majority_class_rate']:.4g}")
+    baselines = metrics.get("baselines", {})
+    for result in baselines.get("results", []):
+        figures = ", ".join(f"{k}={v:.4g}" for k, v in result["test"].items())
+        lines.append(f"  baseline {result['model']}: {figures} ({result['seconds']:.1f} s)")
+    for name, why in baselines.get("skipped", {}).items():
+        lines.append(f"  baseline {name}: skipped ({why})")
+    if baselines.get("verdict", {}).get("text"):
+        lines.append(f"verdict: {baselines['verdict']['text']}")
+    return lines
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -311,7 +335,13 @@ class Progress:
                 self._bar(event)
         elif kind == "validation":
             metrics = ", ".join(f"{k}={v:.4g}" for k, v in event["metrics"].items())
-            self._line(f"  epoch {event['epoch']}: {metrics}{' (best)' if event['best'] else ''}", force=True)
+            where = f"step {event['step']} (epoch {event['epoch']:g})" if event.get("step") else f"epoch {event['epoch']}"
+            self._line(f"  {where}: {metrics}{' (best)' if event['best'] else ''}", force=True)
+        elif kind == "trial":
+            params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in event["params"].items())
+            self._line(f"  trial {event['trial']}/{event['total']}: value {event['value']:.4g} "
+                       f"({event['seconds']:.0f} s){' (best)' if event['best'] else ''}  {params}", force=True)
         elif kind == "warning":
             self._line(f"  warning: {event['message']}", force=True)
         elif kind == "stage_finished" and event["stage"] == "prepare":
@@ -320,7 +350,13 @@ class Progress:
             self._line(f"  source proxy: {event['metrics'].get('source_proxy', {}).get('proxy')}", force=True)
         elif kind == "stage_finished" and event["stage"] == "align" and "otdd_before" in event["metrics"]:
             m = event["metrics"]
-            self._line(f"  OTDD {m['otdd_before']:.4g} -> {m['otdd_after']:.4g}", force=True)
+            self._line(f"  OTDD {m['otdd_before']:.4g} -> {m['otdd_after']:.4g} in {m.get('steps', '?')} steps "
+                       f"({m.get('stopped_by', '')})", force=True)
+        elif kind == "stage_finished" and event["stage"] == "refine" and "budget" in event["metrics"]:
+            b = event["metrics"]["budget"]
+            self._line(f"  {event['metrics'].get('steps')} of {b['total_steps']} steps at batch {b['batch_size']} "
+                       f"(stopped by {event['metrics'].get('stopped_by')}); kept step "
+                       f"{event['metrics'].get('best_step')}", force=True)
 
     def _bar(self, event: dict) -> None:
         step, total = event["step"], max(1, event["total"])

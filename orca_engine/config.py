@@ -149,8 +149,15 @@ class ModelConfig(_Section):
 class AlignConfig(_Section):
     _path = "align"
     objective: str = option("otdd-exact", "alignment objective; 'none' skips alignment", choices=_objective_names)
-    steps: int = option(60, "alignment optimisation steps (0 skips alignment)", range=(0, 100_000))
-    lr: float = option(1e-3, "alignment learning rate (the paper uses 10x the refinement rate)", range=(1e-7, 10.0))
+    steps: int = option(300, "most alignment steps; the stage stops earlier once the objective plateaus "
+                             "(0 skips alignment)", range=(0, 100_000))
+    min_steps: int = option(30, "alignment steps always taken before the plateau rule may stop it", range=(0, 100_000))
+    plateau_steps: int = option(20, "plateau rule: compare the objective's running mean over this many steps with "
+                                    "the one before (0 = always run align.steps)", range=(0, 10_000))
+    plateau_tolerance: float = option(0.02, "plateau rule: stop when the running mean fell by less than this share",
+                                      range=(0.0, 1.0))
+    max_seconds: float = option(120.0, "stop alignment after this many seconds (0 = no limit)", range=(0.0, 1e6))
+    lr: float = option(1e-2, "alignment learning rate (the embedder alone is trained here)", range=(1e-7, 10.0))
     optimizer: str = option("adam", "alignment optimiser", choices=("adam", "adamw", "sgd"))
     source_proxy: str = option("auto", "labelled data of the body's own modality ('auto' picks by backbone)",
                                choices=_source_proxy_names)
@@ -167,20 +174,60 @@ class RefineConfig(_Section):
     _path = "refine"
     scope: str = option("full", "what is trained: everything, LayerNorms+embedder+head (FPT), or all but the body",
                         choices=("full", "layernorm", "frozen-body"))
-    epochs: int = option(8, "refinement epochs (0 skips refinement)", range=(0, 10_000))
+    epochs: int = option(0, "fixed number of epochs; 0 = automatic: a step budget sized to the data "
+                            "(refine.target_epochs, bounded by refine.min_steps and refine.max_steps)",
+                         range=(0, 10_000))
+    target_epochs: int = option(15, "automatic budget: passes over the training data aimed at", range=(1, 10_000))
+    min_steps: int = option(300, "automatic budget: at least this many optimiser steps (small data still learns); "
+                                 "early stopping never ends a run before this", range=(0, 1_000_000))
+    max_steps: int = option(1500, "automatic budget: at most this many optimiser steps (large data stays "
+                                  "affordable)", range=(1, 10_000_000))
+    max_seconds: float = option(0.0, "stop refinement after this many seconds (0 = no limit; a time-capped run "
+                                     "depends on the machine's speed)", range=(0.0, 1e7))
     lr: float = option(3e-4, "peak learning rate of the pretrained body (linear warm-up, then linear decay)",
                        range=(1e-7, 10.0))
     optimizer: str = option("adamw", "refinement optimiser", choices=("adamw", "sgd"))
     new_layers_lr_scale: float = option(10.0, "learning-rate multiplier for the new layers (embedder, head) "
                                               "over the pretrained body's rate; 1 = one rate for all as in ORCA",
                                         range=(0.1, 1000.0))
-    batch_size: int = option(32, "samples per optimisation step", range=(1, 4096))
+    batch_size: int = option(0, "samples per optimisation step; 0 = automatic: about a tenth of the training "
+                                "split, between 8 and 32", range=(0, 4096))
     warmup_fraction: float = option(0.1, "share of steps spent warming the learning rate up", range=(0.0, 0.9))
+    head_first_fraction: float = option(0.0, "share of steps that train only the new layers (embedder, head) "
+                                             "before the body joins (LP-FT, Kumar et al. 2022); 0 = off",
+                                        range=(0.0, 0.9))
     weight_decay: float = option(0.01, "decoupled weight decay", range=(0.0, 1.0))
     grad_clip: float = option(1.0, "clip the gradient norm to this (0 = no clipping)", range=(0.0, 1e6))
-    patience: int = option(5, "stop after this many epochs without validation improvement (0 = never)",
-                           range=(0, 10_000))
+    eval_every: int = option(0, "validate every this many steps; 0 = automatic (about 20 checks a run, fewer "
+                                "when the validation split is large)", range=(0, 1_000_000))
+    patience: int = option(0, "early stopping: stop after this many steps without a better validation "
+                              "checkpoint, never before refine.min_steps; 0 = automatic (a third of the budget)",
+                           range=(0, 10_000_000))
+    early_stopping: bool = option(True, "stop when validation stops improving (see refine.patience)")
+    select_on: str = option("loss", "what picks the kept checkpoint on the validation split: the validation "
+                                    "loss (ties broken by the task metric), or the task metric alone",
+                            choices=("loss", "metric"))
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig(_Section):
+    _path = "evaluate"
+    baselines: str = option("all", "classical baselines fitted on the same split beside the test result: all that "
+                                   "suit the data (linear, nearest neighbours, DTW, MiniRocket), linear only, or none",
+                            choices=("all", "linear", "none"))
+    baseline_seconds: float = option(120.0, "skip a baseline whose estimated cost exceeds this many seconds",
+                                     range=(1.0, 1e6))
+
+
+@dataclass(frozen=True)
+class TuneConfig(_Section):
+    _path = "tune"
+    trials: int = option(12, "most hyperparameter trials (each a full align + refine on the training split, scored "
+                             "on validation)", range=(1, 10_000))
+    max_seconds: float = option(900.0, "stop starting new trials after this many seconds", range=(10.0, 1e7))
+    trial_steps_scale: float = option(1.0, "scale of each trial's refinement budget relative to the automatic one",
+                                      range=(0.05, 10.0))
 
 
 @dataclass(frozen=True)
@@ -190,6 +237,8 @@ class RunConfig(_Section):
     model: ModelConfig = field(default_factory=ModelConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     seed: int = option(0, "seed for splits, initialisation, sampling and shuffling", range=(0, 2**31 - 1))
     device: str = option("auto", "'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
     precision: str = option("fp32", "bf16 autocasts the body on CUDA; fp32 everywhere else",

@@ -50,11 +50,27 @@ class StepLogged(Event):
 
 @dataclass(frozen=True)
 class ValidationLogged(Event):
-    """Validation metrics after one refinement epoch; `best` marks the kept checkpoint."""
+    """Validation metrics (and the task loss, as "loss") at one refinement step; `epoch` is the
+    step in passes over the training data (fractional); `best` marks the kept checkpoint."""
     type: ClassVar[str] = "validation"
     stage: str
-    epoch: int
+    epoch: float
     metrics: dict
+    best: bool = False
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class TrialFinished(Event):
+    """One hyperparameter trial of the tune stage, scored on the validation split."""
+    type: ClassVar[str] = "trial"
+    stage: str
+    trial: int
+    total: int
+    params: dict
+    value: float  # the tuning objective (validation loss by default); nan for a failed trial
+    metrics: dict  # validation metrics of the trial's kept checkpoint
+    seconds: float
     best: bool = False
 
 
@@ -135,7 +151,7 @@ class RunCancelledEvent(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (RunStarted, StageStarted, StepLogged, ValidationLogged, ProjectionFrame,
+    for cls in (RunStarted, StageStarted, StepLogged, ValidationLogged, TrialFinished, ProjectionFrame,
                 ClassDistances, WarningRaised, StageFinished, ArtifactReady, StateChanged,
                 RunFinished, RunFailed, RunCancelledEvent)
 }

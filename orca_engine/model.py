@@ -47,19 +47,40 @@ class OrcaModel(nn.Module):
             raise ConfigError(f"refine.scope = {scope!r} is not allowed; choose one of: {', '.join(SCOPES)}")
         return [*self.embedder.parameters(), *self.head.parameters(), *SCOPES[scope](self.backbone)]
 
-    def parameter_groups(self, scope: str = "full", weight_decay: float = 0.0) -> list[dict[str, Any]]:
-        """Optimizer groups for `scope`: weight decay on matrices, none on biases, norms and positions."""
+    def parameter_groups(self, scope: str = "full", weight_decay: float = 0.0, lr: float | None = None,
+                         new_layers_scale: float = 1.0) -> list[dict[str, Any]]:
+        """The one training-parameter policy: optimizer groups of the parameters `scope` trains.
+
+        Rates: the pretrained body at `lr`; the new layers (embedder, head), which start far from
+        any optimum, at `lr * new_layers_scale` (1 reproduces ORCA's single rate). Decay: weight
+        matrices only; biases, norms and position vectors are not decayed. Groups carry
+        `new_layers` (bool) so a schedule or a report can tell them apart.
+        """
         params = self.trainable_parameters(scope)
-        decayed = [p for p in params if p.dim() >= 2 and p.shape[0] > 1]
-        kept = {id(p) for p in decayed}
-        return [{"params": decayed, "weight_decay": weight_decay},
-                {"params": [p for p in params if id(p) not in kept], "weight_decay": 0.0}]
+        new = {id(p) for module in (self.embedder, self.head) for p in module.parameters()}
+        groups = []
+        for is_new in (False, True):
+            for decays in (True, False):
+                members = [p for p in params if (id(p) in new) == is_new and _is_decayed(p) == decays]
+                if not members:
+                    continue
+                group: dict[str, Any] = {"params": members, "weight_decay": weight_decay if decays else 0.0,
+                                         "new_layers": is_new}
+                if lr is not None:
+                    group["lr"] = lr * (new_layers_scale if is_new else 1.0)
+                groups.append(group)
+        return groups
 
     def set_trainable(self, scope: str = "full") -> None:
         """requires_grad on exactly the parameters of `scope`, off everywhere else."""
         chosen = {id(p) for p in self.trainable_parameters(scope)}
         for p in self.parameters():
             p.requires_grad_(id(p) in chosen)
+
+
+def _is_decayed(p: nn.Parameter) -> bool:
+    """Weight decay suits weight matrices, not biases, norm scales or single vectors."""
+    return p.dim() >= 2 and p.shape[0] > 1
 
 
 SCOPES: dict[str, Callable[[Backbone], list[nn.Parameter]]] = {

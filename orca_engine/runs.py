@@ -112,8 +112,14 @@ def read_json(path: str | Path) -> dict:
 
 def save_model(run_dir: str | Path, model, build_info: dict) -> None:
     """Weights as safetensors (atomic) + the shapes/spec that rebuild the architecture."""
+    save_weights(run_dir, model.state_dict(), build_info)
+
+
+def save_weights(run_dir: str | Path, state: dict, build_info: dict) -> None:
+    """A state dict as model.safetensors + model.json (atomic each). A refine checkpoint passes
+    `build_info["checkpoint"] = {"complete": False, "step": s}`; the finished model has none."""
     from safetensors.torch import save
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     write_atomic(Path(run_dir) / "model.safetensors", save(_dedup_shared(state)))
     write_json(Path(run_dir) / "model.json", build_info)
 

@@ -84,7 +84,10 @@ def _row(record: Mapping[str, Any]) -> dict[str, Any]:
 def budget_label(config: Mapping[str, Any]) -> str:
     """The training budget a run had; runs with different budgets are never averaged together."""
     align, refine, model = (config.get(k, {}) for k in ("align", "refine", "model"))
-    parts = [f"{refine.get('epochs', '?')} epochs", f"lr {refine.get('lr', '?')}",
+    epochs = refine.get("epochs", "?")
+    steps = (f"{epochs} epochs" if epochs else
+             f"auto steps ({refine.get('min_steps', '?')}-{refine.get('max_steps', '?')})")
+    parts = [steps, f"lr {refine.get('lr', '?')}",
              f"{model.get('max_tokens', '?')} tokens", f"{align.get('steps', '?')} align steps"]
     return ", ".join(parts)
 

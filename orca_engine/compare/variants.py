@@ -67,8 +67,8 @@ DEFAULT_FRACTION_VARIANTS = ("orca", "no-align", "classical")
 # Budget presets: dotted overrides applied to the grid's base config. They change how long each
 # run trains, never what is compared; the settings used are recorded with every table.
 PRESETS: dict[str, dict[str, Any]] = {
-    "full": {"align.projection_every": 0},
-    "quick": {"align.projection_every": 0, "align.steps": 30, "align.source_samples": 500,
+    "full": {"align.projection_every": 0, "evaluate.baselines": "none"},
+    "quick": {"align.projection_every": 0, "evaluate.baselines": "none", "align.steps": 30, "align.source_samples": 500,
               "align.samples_per_class": 32, "model.max_tokens": 16, "refine.epochs": 3, "refine.lr": 3e-4,
               "refine.batch_size": 32},
 }

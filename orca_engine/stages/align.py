@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from typing import Iterator
 
 import numpy as np
@@ -118,7 +119,8 @@ def _align(ctx: RunContext) -> Iterator[Event]:
     labels = ctx.target_labels
     embedder_params = [p for p in model.embedder.parameters() if p.requires_grad]
     optimizer = make_optimizer(cfg.optimizer, embedder_params, cfg.lr)
-    last_good = None
+    plateau = PlateauRule(cfg.min_steps, cfg.plateau_steps, cfg.plateau_tolerance)
+    started, last_good, stop_reason, step = time.perf_counter(), None, "align.steps reached", 0
     model.train()
     for step in range(1, steps + 1):
         ctx.control.checkpoint()
@@ -130,6 +132,7 @@ def _align(ctx: RunContext) -> Iterator[Event]:
         if not math.isfinite(value):
             if last_good is not None:
                 model.embedder.load_state_dict(last_good)
+            stop_reason = "non-finite objective"
             yield WarningRaised("align", f"the alignment objective became {value} at step {step}; kept the last "
                                          "finite embedder. Lower align.lr or try the 'mmd' objective.")
             break
@@ -138,15 +141,52 @@ def _align(ctx: RunContext) -> Iterator[Event]:
         loss.backward()
         optimizer.step()
         yield StepLogged("align", step, steps, value)
-        if cfg.projection_every and (step % cfg.projection_every == 0 or step == steps):
-            frame = step // cfg.projection_every
-            yield from _live_views(ctx, probe, objectives[REFERENCE_OBJECTIVE], step, frame, last=step == steps)
+        done = step == steps
+        if plateau.reached(value):
+            stop_reason, done = plateau.reason, True
+        elif cfg.max_seconds and time.perf_counter() - started > cfg.max_seconds:
+            stop_reason, done = f"align.max_seconds = {cfg.max_seconds:g} reached", True
+        if cfg.projection_every and (step % cfg.projection_every == 0 or done):
+            frame = -(-step // cfg.projection_every)
+            yield from _live_views(ctx, probe, objectives[REFERENCE_OBJECTIVE], step, frame, last=done)
+        if done:
+            break
 
     after = probe.values(model, objectives)
-    ctx.metrics["align"] = {"objective": cfg.objective, "steps": steps,
+    seconds = round(time.perf_counter() - started, 2)
+    ctx.metrics["align"] = {"objective": cfg.objective, "steps": step, "max_steps": steps, "stopped_by": stop_reason,
                             "objective_before": before[cfg.objective], "objective_after": after[cfg.objective],
                             "otdd_before": before[REFERENCE_OBJECTIVE], "otdd_after": after[REFERENCE_OBJECTIVE]}
-    yield StageFinished("align", metrics=ctx.metrics["align"])
+    ctx.metrics.setdefault("seconds", {})["align"] = seconds  # apart from results: seconds never repeat
+    yield StageFinished("align", metrics={**ctx.metrics["align"], "seconds": seconds})
+
+
+class PlateauRule:
+    """Stop alignment once the objective stops falling.
+
+    After `min_steps`, compare the mean objective over the last `window` steps with the mean over
+    the `window` before: a relative fall under `tolerance` is a plateau (a rise is one too: a
+    larger rate would not help). Means over a window smooth the noise of per-step class samples.
+    `window = 0` disables the rule.
+    """
+
+    def __init__(self, min_steps: int, window: int, tolerance: float):
+        self.min_steps, self.window, self.tolerance = min_steps, window, tolerance
+        self.values: list[float] = []
+        self.reason = ""
+
+    def reached(self, value: float) -> bool:
+        self.values.append(value)
+        n, w = len(self.values), self.window
+        if not w or n < max(self.min_steps, 2 * w):
+            return False
+        before, recent = float(np.mean(self.values[-2 * w:-w])), float(np.mean(self.values[-w:]))
+        fall = (before - recent) / max(abs(before), 1e-12)
+        if fall >= self.tolerance:
+            return False
+        self.reason = (f"plateau: the objective's mean over the last {w} steps fell {100 * fall:.1f}% "
+                       f"(align.plateau_tolerance = {100 * self.tolerance:g}%)")
+        return True
 
 
 def _live_views(ctx: RunContext, probe: _Probe, reference, step: int, frame: int,

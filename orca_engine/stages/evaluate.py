@@ -7,7 +7,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..events import ArtifactReady, Event, StageFinished, StageStarted
+from ..diagnostics import majority_rate, one_class_warning
+from ..events import ArtifactReady, Event, StageFinished, StageStarted, WarningRaised
 from ..metrics import TASK_METRICS, confusion_matrix, per_class_figures
 from ..predict import model_outputs, to_task_units
 from ..runs import save_model, write_atomic, write_json
@@ -28,6 +29,13 @@ def evaluate(ctx: RunContext) -> Iterator[Event]:
         details = {"confusion_matrix": matrix.tolist(), "class_names": info["class_names"],
                    "per_class": per_class_figures(matrix, info["class_names"])}
     ctx.metrics["test_details"] = details
+    if ds.task == "classification":
+        ctx.metrics["test_reference"] = {"majority_class_rate": majority_rate(ds.y_train, ds.y_test),
+                                         "chance": 1.0 / max(1, ds.num_outputs)}
+        warning = one_class_warning(raw, ds.y_test, list(info.get("class_names") or []), "test")
+        if warning:
+            yield WarningRaised("evaluate", warning)
+    yield from _baselines(ctx, test)
 
     run_dir = ctx.run_dir
     write_atomic(run_dir / "predictions.csv", predictions_csv(ds.y_test, outputs, info))
@@ -36,7 +44,24 @@ def evaluate(ctx: RunContext) -> Iterator[Event]:
     yield ArtifactReady("model", str(run_dir / "model.safetensors"))
     write_json(run_dir / "metrics.json", ctx.metrics)
     yield ArtifactReady("metrics", str(run_dir / "metrics.json"))
-    yield StageFinished("evaluate", metrics={"test": test, **details})
+    yield StageFinished("evaluate", metrics={"test": test, **details,
+                                             **{k: ctx.metrics[k] for k in ("baselines", "test_reference")
+                                                if k in ctx.metrics}})
+
+
+def _baselines(ctx: RunContext, test: dict) -> Iterator[Event]:
+    """Fit the classical baselines on the same split and write the verdict line (evaluate.baselines)."""
+    from ..baselines import run_baselines, verdict
+    cfg = ctx.config.evaluate
+    if cfg.baselines == "none":
+        return
+    results, skipped = run_baselines(ctx.dataset, cfg.baselines, ctx.config.seed, cfg.baseline_seconds)
+    seconds = sum(ctx.metrics.get("seconds", {}).get(s, 0.0) for s in ("align", "refine"))
+    line = verdict(ctx.dataset.task, test, seconds, results)
+    ctx.metrics["baselines"] = {"results": [r.to_dict() for r in results], "skipped": skipped, "verdict": line}
+    if line.get("beat") is False and line.get("margin", 0) < 0:
+        yield WarningRaised("evaluate", line["text"] + ". The baselines are in metrics.json; try --tune, "
+                                                       "or another backbone.")
 
 
 def predictions_csv(y_true: np.ndarray, outputs: np.ndarray, info: dict) -> str:

@@ -34,10 +34,28 @@ def alignment_labels(dataset, k: int, seed: int) -> np.ndarray:
     return np.asarray(pseudo_labels(dataset.y_train, k=k, seed=seed), dtype=np.int64)
 
 
-def prepare(ctx: RunContext) -> Iterator[Event]:
-    from ..backbones import load_backbone
-    from ..data import load_dataset, target_stats
+def run_model(cfg, ds, device):
+    """A fresh model for dataset `ds` under run config `cfg` (the tune stage builds one per trial)."""
     from ..model import build_model
+    return build_model(modality=ds.modality, task=ds.task, input_shape=tuple(ds.input_shape),
+                       output_shape=tuple(ds.output_shape), num_outputs=ds.num_outputs,
+                       backbone_name=cfg.model.backbone, model_cfg=cfg.model, pretrained=cfg.model.pretrained,
+                       device=device)
+
+
+def build_info(ds) -> dict:
+    """What rebuilds and reads the model later: shapes, task, class names, target scaling, data spec."""
+    from ..data import target_stats
+    stats = target_stats(ds.spec)
+    mean, std = (stats[0].tolist(), stats[1].tolist()) if stats is not None else (0.0, 1.0)
+    return {"modality": ds.modality, "task": ds.task, "input_shape": list(ds.input_shape),
+            "output_shape": list(ds.output_shape), "num_outputs": ds.num_outputs,
+            "class_names": list(ds.class_names or []), "target_mean": mean, "target_std": std,
+            "data_spec": ds.spec}
+
+
+def prepare(ctx: RunContext) -> Iterator[Event]:
+    from ..data import load_dataset
     from ..sources import source_features
 
     cfg = ctx.config
@@ -51,17 +69,9 @@ def prepare(ctx: RunContext) -> Iterator[Event]:
 
     # A model placed in the context beforehand is used as is: a comparison grid restores shared
     # weights into one model instead of reloading the backbone for every variant.
-    model = ctx.model if ctx.model is not None else build_model(
-        modality=ds.modality, task=ds.task, input_shape=tuple(ds.input_shape),
-        output_shape=tuple(ds.output_shape), num_outputs=ds.num_outputs,
-        backbone_name=cfg.model.backbone, model_cfg=cfg.model, pretrained=cfg.model.pretrained, device=ctx.device)
+    model = ctx.model if ctx.model is not None else run_model(cfg, ds, ctx.device)
     ctx.model = model
-    stats = target_stats(ds.spec)
-    mean, std = (stats[0].tolist(), stats[1].tolist()) if stats is not None else (0.0, 1.0)
-    ctx.build_info = {"modality": ds.modality, "task": ds.task, "input_shape": list(ds.input_shape),
-                      "output_shape": list(ds.output_shape), "num_outputs": ds.num_outputs,
-                      "class_names": list(ds.class_names or []), "target_mean": mean, "target_std": std,
-                      "data_spec": ds.spec}
+    ctx.build_info = build_info(ds)
     ctx.control.checkpoint()
 
     feats, labels, info = source_features(model.backbone, cfg.align.source_proxy, cfg.align.source_samples,

@@ -1,22 +1,29 @@
 """Stage 2, refine: fine-tune embedder, body and predictor on the task loss.
 
-Linear warm-up then linear decay, gradient clipping, early stopping on the validation split, and
-the best-validation weights restored at the end (the test split is never looked at here).
+The budget is counted in optimiser steps and sized to the data (`budget.refine_budget`): batch
+size follows the training-set size, a floor of steps lets small data learn, a cap keeps large
+data affordable. Validation runs every `eval_every` steps; the kept checkpoint is chosen on the
+validation split only (`CheckpointSelector`), restored at the end, and written to the run folder
+as it improves, so a killed run can still predict. The test split is never looked at here.
 """
 from __future__ import annotations
 
-import copy
-import math
+import time
 from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..diagnostics import chance_warning, loss_not_falling_warning, one_class_warning
 from ..events import Event, StageFinished, StageStarted, StepLogged, ValidationLogged, WarningRaised
 from ..metrics import TASK_METRICS, is_improvement
 from ..predict import model_outputs, to_task_units
+from .budget import RefineBudget, refine_budget
 from .context import RunContext
+
+CHECKPOINT_EVERY_S = 30.0  # write the best weights to disk at most this often (a body is ~100 MB)
+LOSS_TIE = 0.005  # validation losses within 0.5% of each other count as tied: the task metric decides
 
 
 def task_loss(task: str, class_weights: torch.Tensor | None = None):
@@ -45,78 +52,144 @@ def training_targets(y: np.ndarray, build_info: dict) -> torch.Tensor:
     return torch.as_tensor((np.asarray(y, dtype=np.float32) - mean) / std, dtype=torch.float32)
 
 
-def warmup_then_linear_decay(total_steps: int, warmup_fraction: float):
-    warmup = max(1, int(total_steps * warmup_fraction)) if warmup_fraction > 0 else 0
+def warmup_then_linear_decay(total_steps: int, warmup_fraction: float, start: int = 0):
+    """Learning-rate factor at a step: 0 before `start`, then a linear warm-up over
+    `warmup_fraction` of the remaining steps, then a linear decay to 0 at `total_steps`."""
+    span = max(1, total_steps - start)
+    warmup = max(1, int(span * warmup_fraction)) if warmup_fraction > 0 else 0
 
     def factor(step: int) -> float:
+        if step < start:
+            return 0.0
+        step -= start
         if step < warmup:
             return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+        return max(0.0, (span - step) / max(1, span - warmup))
     return factor
 
 
-def select_trainable(model, scope: str) -> list[torch.nn.Parameter]:
-    """Freeze everything outside `scope`; return the parameters left to train."""
-    chosen = {id(p) for p in model.trainable_parameters(scope)}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in chosen)
-    return [p for p in model.parameters() if p.requires_grad]
+def group_schedules(groups: list[dict], total_steps: int, warmup_fraction: float, head_first_fraction: float):
+    """One factor function per optimiser group: the new layers start at once; with LP-FT the
+    pretrained body waits `head_first_fraction` of the steps (a head fitted first distorts the
+    pretrained features less when the body joins: Kumar et al., ICLR 2022)."""
+    body_start = int(total_steps * head_first_fraction)
+    return [warmup_then_linear_decay(total_steps, warmup_fraction, 0 if g.get("new_layers") else body_start)
+            for g in groups]
 
 
-def parameter_groups(model, params: list[torch.nn.Parameter], lr: float, new_layers_scale: float) -> list[dict]:
-    """The pretrained body at `lr`; the new layers (embedder, head), which start far from any optimum,
-    at `lr * new_layers_scale` (the usual fine-tuning practice; 1 reproduces ORCA's single rate)."""
-    new = {id(p) for module in (model.embedder, model.head) for p in module.parameters()}
-    groups = [{"params": [p for p in params if id(p) not in new], "lr": lr},
-              {"params": [p for p in params if id(p) in new], "lr": lr * new_layers_scale}]
-    return [g for g in groups if g["params"]]
+def make_optimizer(name: str, groups: list[dict], lr: float) -> torch.optim.Optimizer:
+    """The refinement optimiser; each group already carries its rate and weight decay."""
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Index batches forever: a fresh permutation each epoch, full batches only (a 2-sample
+    remainder makes a noisy step; the next epoch's shuffle uses those samples)."""
+    while True:
+        order = torch.randperm(n, generator=generator)
+        usable = max(batch_size, n - n % batch_size) if n >= batch_size else n
+        yield from order[:usable].split(batch_size)
 
 
 def split_metrics(model, x: np.ndarray, y: np.ndarray, build_info: dict, autocast_dtype=None) -> dict[str, float]:
+    return validation_scores(model, x, y, build_info, None, autocast_dtype)[1]
+
+
+def validation_scores(model, x: np.ndarray, y: np.ndarray, build_info: dict, loss_fn,
+                      autocast_dtype=None) -> tuple[float, dict[str, float], np.ndarray]:
+    """(task loss, task metrics, raw outputs) of `model` on a held-out split."""
     raw = model_outputs(model, x, autocast_dtype=autocast_dtype)
     task = build_info["task"]
     scored = raw if task in ("classification", "multilabel") else to_task_units(raw, build_info)
-    return TASK_METRICS.get(task).compute(y, scored)
+    metrics = TASK_METRICS.get(task).compute(y, scored)
+    loss = float("nan")
+    if loss_fn is not None and len(raw):
+        loss = float(loss_fn(torch.as_tensor(raw, dtype=torch.float32), training_targets(y, build_info)))
+    return loss, metrics, raw
+
+
+class CheckpointSelector:
+    """Which validation checkpoint to keep.
+
+    `select_on="loss"` (default): the lowest validation loss, with losses within LOSS_TIE of each
+    other treated as tied and the task metric deciding. On a validation split of eight samples
+    accuracy moves in steps of 1/8 and ties constantly; the loss (cross-entropy, or MSE on
+    standardised targets) uses every sample's confidence and orders checkpoints finely.
+    `select_on="metric"`: the task's selection metric, ties broken by the loss.
+    """
+
+    def __init__(self, task: str, select_on: str):
+        self.task, self.select_on = task, select_on
+        self.selection = TASK_METRICS.get(task).selection
+        self.loss: float | None = None
+        self.value: float | None = None
+        self.metrics: dict[str, float] = {}
+        self.step = 0
+
+    def offer(self, step: int, loss: float, metrics: dict[str, float]) -> bool:
+        """Record a checkpoint's scores; True if it becomes the kept one."""
+        value = metrics.get(self.selection, float("nan"))
+        if not self._better(loss, value):
+            return False
+        self.loss, self.value, self.metrics, self.step = loss, value, metrics, step
+        return True
+
+    def _better(self, loss: float, value: float) -> bool:
+        if self.step == 0:
+            return np.isfinite(loss) or np.isfinite(value)
+        loss_ok = np.isfinite(loss) and self.loss is not None and np.isfinite(self.loss)
+        if self.select_on == "loss" and loss_ok:
+            if loss < self.loss * (1 - LOSS_TIE) - 1e-12:
+                return True
+            return loss <= self.loss * (1 + LOSS_TIE) + 1e-12 and is_improvement(self.task, value, self.value)
+        if is_improvement(self.task, value, self.value):
+            return True
+        return value == self.value and loss_ok and loss < self.loss
 
 
 def refine(ctx: RunContext) -> Iterator[Event]:
+    from ..runs import save_weights
     cfg = ctx.config.refine
     ds, model, info = ctx.dataset, ctx.model, ctx.build_info
-    task_metrics = TASK_METRICS.get(ds.task)
-    steps_per_epoch = math.ceil(len(ds.x_train) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    yield StageStarted("refine", total_steps=total)
-    if total == 0:
-        ctx.metrics["validation"] = split_metrics(model, ds.x_val, ds.y_val, info)
-        yield StageFinished("refine", metrics={"skipped": True, "validation": ctx.metrics["validation"]})
-        return
+    budget = refine_budget(cfg, len(ds.x_train), len(ds.x_val))
+    ctx.metrics["refine_budget"] = budget.to_dict()
+    yield StageStarted("refine", total_steps=budget.total_steps)
+    started = time.perf_counter()
 
-    params = select_trainable(model, cfg.scope)
-    groups = parameter_groups(model, params, cfg.lr, cfg.new_layers_lr_scale)
-    optimizer = (torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-                 if cfg.optimizer == "sgd" else torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear_decay(total, cfg.warmup_fraction))
+    # -- set-up: what trains, at which rates, on which loss ------------------------------------
+    model.set_trainable(cfg.scope)
+    groups = model.parameter_groups(cfg.scope, cfg.weight_decay, lr=cfg.lr, new_layers_scale=cfg.new_layers_lr_scale)
+    params = [p for g in groups for p in g["params"]]
+    optimizer = make_optimizer(cfg.optimizer, groups, cfg.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, group_schedules(
+        groups, budget.total_steps, cfg.warmup_fraction, cfg.head_first_fraction))
     weights = (inverse_frequency_weights(ds.y_train, ds.num_outputs).to(ctx.device)
                if cfg.class_weights and ds.task == "classification" else None)
     loss_fn = task_loss(ds.task, weights)
+    eval_loss_fn = task_loss(ds.task, weights.cpu() if weights is not None else None)
     y_train = training_targets(ds.y_train, info)
-    autocast = torch.bfloat16 if (ctx.config.precision == "bf16" and ctx.device.type == "cuda") else None
-    generator = torch.Generator().manual_seed(ctx.config.seed + 2)
+    autocast = _autocast_dtype(ctx)
+    sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(ctx.config.seed + 2))
+    selector = CheckpointSelector(ds.task, cfg.select_on)
+    best_state, last_saved, losses, stop_reason = None, 0.0, [], "budget"
 
-    best_value, best_state, best_metrics, stale, step = None, None, {}, 0, 0
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        for batch in torch.randperm(len(ds.x_train), generator=generator).split(cfg.batch_size):
+    # -- the loop: one optimiser step, then (every eval_every steps) one validation check ------
+    step = 0
+    try:
+        for step in range(1, budget.total_steps + 1):
             ctx.control.checkpoint()
+            model.train()
+            batch = next(sampler)
             xb = torch.as_tensor(ds.x_train[batch.numpy()], dtype=torch.float32, device=ctx.device)
             yb = y_train[batch].to(ctx.device)
             with torch.autocast(ctx.device.type, dtype=autocast, enabled=autocast is not None):
                 out = model(xb)
             loss = loss_fn(out.float(), yb)
-            step += 1
             if not torch.isfinite(loss):
                 yield WarningRaised("refine", f"training loss became {float(loss)} at step {step}; skipped the "
-                                              "update. If this repeats, lower refine.lr or raise refine.grad_clip.")
+                                              "update. If this repeats, lower refine.lr or lower refine.grad_clip.")
                 continue
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -124,27 +197,73 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             schedule.step()
-            yield StepLogged("refine", step, total, loss.item(), {"lr": schedule.get_last_lr()[0], "epoch": epoch})
+            losses.append(loss.item())
+            yield StepLogged("refine", step, budget.total_steps, losses[-1],
+                             {"lr": schedule.get_last_lr()[0], "epoch": round(step / budget.steps_per_epoch, 2)})
 
-        metrics = split_metrics(model, ds.x_val, ds.y_val, info, autocast)
-        value = metrics.get(task_metrics.selection, float("nan"))
-        improved = is_improvement(ds.task, value, best_value)
-        if improved:
-            best_value, best_metrics, stale = value, metrics, 0
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        else:
-            stale += 1
-        yield ValidationLogged("refine", epoch, metrics, best=improved)
-        if cfg.patience and stale >= cfg.patience:
-            yield WarningRaised("refine", f"stopped early after epoch {epoch}: no validation improvement in "
-                                          f"{cfg.patience} epochs (refine.patience)")
-            break
+            last = step == budget.total_steps
+            if step % budget.eval_every == 0 or last:
+                val_loss, metrics, _ = validation_scores(model, ds.x_val, ds.y_val, info, eval_loss_fn, autocast)
+                improved = selector.offer(step, val_loss, metrics)
+                if improved:
+                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                    if time.perf_counter() - last_saved > CHECKPOINT_EVERY_S and not last:
+                        save_weights(ctx.run_dir, best_state, {**info, "checkpoint": {"complete": False, "step": step}})
+                        last_saved = time.perf_counter()
+                yield ValidationLogged("refine", round(step / budget.steps_per_epoch, 2),
+                                       {**metrics, "loss": val_loss}, best=improved, step=step)
+                if (budget.patience and not last and step >= budget.min_steps
+                        and step - selector.step >= budget.patience):
+                    stop_reason = "early stopping"
+                    yield WarningRaised("refine", f"stopped early at step {step}: no better validation checkpoint "
+                                                  f"in {budget.patience} steps (refine.patience)")
+                    break
+            if budget.max_seconds and time.perf_counter() - started > budget.max_seconds:
+                stop_reason = "time limit"
+                yield WarningRaised("refine", f"stopped at step {step}: refine.max_seconds = {budget.max_seconds:g} "
+                                              "reached (a time-capped run depends on the machine's speed)")
+                break
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
 
+    # -- finish: keep the best checkpoint, say what went wrong if anything did -----------------
     if best_state is not None:
         model.load_state_dict(best_state)
-    for p in model.parameters():
-        p.requires_grad_(True)
-    ctx.metrics["validation"] = best_metrics
-    ctx.metrics["refine"] = {"epochs_run": epoch, "steps": step, "selection_metric": task_metrics.selection,
-                             "best_validation": best_value}
-    yield StageFinished("refine", metrics={"validation": best_metrics, **ctx.metrics["refine"]})
+    del best_state
+    yield from _diagnose(ctx, selector, losses, autocast, eval_loss_fn)
+    ctx.metrics["validation"] = {**selector.metrics, **({"loss": selector.loss} if selector.loss is not None else {})}
+    ctx.metrics["refine"] = {"steps": step, "epochs_run": round(step / budget.steps_per_epoch, 2),
+                             "stopped_by": stop_reason, "selected_on": cfg.select_on,
+                             "selection_metric": selector.selection, "best_validation": selector.value,
+                             "best_validation_loss": selector.loss, "best_step": selector.step}
+    # wall time lives apart from the run's results: results repeat at a seed, seconds never do
+    ctx.metrics.setdefault("seconds", {})["refine"] = round(time.perf_counter() - started, 2)
+    yield StageFinished("refine", metrics={"validation": ctx.metrics["validation"], **ctx.metrics["refine"],
+                                           "budget": budget.to_dict()})
+
+
+def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float], autocast, loss_fn) -> Iterator[Event]:
+    """Warnings about the kept model on the validation split: one class, chance level, flat loss."""
+    ds = ctx.dataset
+    messages = [loss_not_falling_warning(losses)]
+    if ds.task == "classification" and len(ds.y_val):
+        _, _, raw = validation_scores(ctx.model, ds.x_val, ds.y_val, ctx.build_info, None, autocast)
+        messages.append(one_class_warning(raw, ds.y_val, list(ds.class_names or []), "validation"))
+    messages.append(chance_warning(ds.task, selector.metrics, ds.y_train, ds.y_val, "validation"))
+    for message in messages:
+        if message:
+            yield WarningRaised("refine", message)
+
+
+def _autocast_dtype(ctx: RunContext):
+    """bf16 autocast where the config asks for it and the device runs it natively."""
+    try:
+        from ..hardware import autocast_dtype
+    except ImportError:  # before the hardware module lands: CUDA only, as before
+        return torch.bfloat16 if (ctx.config.precision == "bf16" and ctx.device.type == "cuda") else None
+    return autocast_dtype(ctx.config.precision, ctx.device)
+
+
+__all__ = ["refine", "task_loss", "training_targets", "warmup_then_linear_decay", "batches", "CheckpointSelector",
+           "validation_scores", "split_metrics", "RefineBudget"]

@@ -11,7 +11,7 @@ from orca_engine.session import Session
 
 FAST = {"align": {"steps": 4, "source_samples": 60, "samples_per_class": 8, "projection_every": 2,
                   "projection_points": 40},
-        "refine": {"epochs": 1, "batch_size": 64}}
+        "refine": {"epochs": 1, "batch_size": 64}, "evaluate": {"baselines": "linear"}}
 
 
 def _config(source, backbone="tiny-bert", **extra):
@@ -59,7 +59,7 @@ def test_reloaded_run_predicts_like_the_in_memory_model(session):
 
 
 def test_alignment_lowers_the_objective(session):
-    cfg = _config("digits", align={"steps": 25, "lr": 1e-2}, refine={"epochs": 0})
+    cfg = _config("digits", align={"steps": 25, "lr": 1e-2, "plateau_steps": 0})
     run, status = _run(session, cfg, stages=("align",))
     m = session.status(run).metrics["align"]
     assert m["objective_after"] < 0.9 * m["objective_before"], m

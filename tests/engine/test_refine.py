@@ -5,8 +5,7 @@ import torch
 
 from orca_engine.config import ModelConfig
 from orca_engine.model import build_model
-from orca_engine.stages.refine import (parameter_groups, select_trainable, training_targets,
-                                       warmup_then_linear_decay)
+from orca_engine.stages.refine import batches, training_targets, warmup_then_linear_decay
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +22,30 @@ def test_schedule_warms_up_linearly_then_decays_to_zero():
 
 
 def test_new_layers_get_the_scaled_rate_and_the_body_the_base_rate(model):
-    params = select_trainable(model, "full")
-    body, new = parameter_groups(model, params, lr=1e-4, new_layers_scale=10.0)
-    assert body["lr"] == 1e-4 and new["lr"] == pytest.approx(1e-3)
+    model.set_trainable("full")
+    groups = model.parameter_groups("full", weight_decay=0.01, lr=1e-4, new_layers_scale=10.0)
     new_ids = {id(p) for m in (model.embedder, model.head) for p in m.parameters()}
-    assert all(id(p) in new_ids for p in new["params"]) and not any(id(p) in new_ids for p in body["params"])
-    assert len(body["params"]) + len(new["params"]) == len(params)
+    for g in groups:
+        assert g["lr"] == pytest.approx(1e-3 if g["new_layers"] else 1e-4)
+        assert all((id(p) in new_ids) == g["new_layers"] for p in g["params"])
+        assert g["weight_decay"] == 0.0 or all(p.dim() >= 2 for p in g["params"])
+    assert sum(len(g["params"]) for g in groups) == len(model.trainable_parameters("full"))
 
 
 def test_frozen_body_scope_trains_only_new_layers(model):
-    params = select_trainable(model, "frozen-body")
-    groups = parameter_groups(model, params, lr=1e-4, new_layers_scale=10.0)
-    assert len(groups) == 1 and groups[0]["lr"] == pytest.approx(1e-3)
+    model.set_trainable("frozen-body")
+    groups = model.parameter_groups("frozen-body", lr=1e-4, new_layers_scale=10.0)
+    assert all(g["new_layers"] and g["lr"] == pytest.approx(1e-3) for g in groups)
     assert not any(p.requires_grad for p in model.backbone.parameters())
-    select_trainable(model, "full")
+    model.set_trainable("full")
+
+
+def test_batches_are_full_and_cover_every_sample_each_epoch():
+    gen = torch.Generator().manual_seed(0)
+    stream = batches(10, 4, gen)
+    epoch = [next(stream) for _ in range(2)]
+    assert all(len(b) == 4 for b in epoch) and len(set(torch.cat(epoch).tolist())) == 8
+    assert [len(next(batches(3, 8, gen)))] == [3]  # fewer samples than a batch: one batch of all
 
 
 def test_regression_targets_are_standardised_with_training_statistics():

@@ -1,4 +1,4 @@
-"""Classical baselines on flattened inputs: what a pretrained transformer has to beat.
+"""Linear baselines on flattened inputs: what a pretrained transformer has to beat first.
 
     result = classical_baseline(dataset)      # fitted on dataset.x_train only
     result.test, result.validation, result.choice
@@ -13,36 +13,19 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from .errors import DataError
-from .metrics import TASK_METRICS, is_improvement
+from ..errors import DataError
+from ..metrics import TASK_METRICS, is_improvement
+from .result import BaselineResult
 
 # Inverse regularisation C (logistic) and penalty alpha (ridge), searched on the validation split.
 LOGISTIC_C = (0.01, 0.1, 1.0, 10.0)
 RIDGE_ALPHA = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 MAX_ITER = 300  # lbfgs; an unconverged fit is judged by its validation score like any other
-
-
-@dataclass(frozen=True)
-class BaselineResult:
-    """A fitted baseline's metrics (task units), the setting chosen on validation, and its cost."""
-    model: str  # e.g. "logistic-regression"
-    parameter: str  # the searched setting, e.g. "C"
-    choice: float  # its value chosen on the validation split
-    validation: dict[str, float]
-    test: dict[str, float]
-    searched: dict[str, float] = field(default_factory=dict)  # setting -> validation selection metric
-    seconds: float = 0.0
-    train_samples: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "parameter": self.parameter, "choice": self.choice,
-                "validation": self.validation, "test": self.test, "searched": self.searched,
-                "seconds": self.seconds, "train_samples": self.train_samples}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,160 @@
+"""Stage "tune": ORCA's per-task hyperparameter search, on the validation split, inside a budget.
+
+The paper searched hyperparameters per task; so does this stage, opt-in (`run --tune`, or
+`stages=("tune", "evaluate")`). Each trial is a whole align + refine on the training split with a
+fresh model, scored by its kept checkpoint on the validation split (the same rule that picks
+checkpoints: validation loss by default). Optuna's TPE sampler proposes the settings; the first
+trial is always the defaults, so tuning cannot do worse than them on validation. The best trial's
+model and config become the run's; the evaluate stage then scores test once. Test is never seen.
+
+    SEARCH_SPACE: the searched options (dotted config names) and their ranges
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..events import Event, StageFinished, StageStarted, TrialFinished, WarningRaised
+from .align import align
+from .context import RunContext
+from .prepare import run_model, seed_everything
+from .refine import refine
+
+
+@dataclass(frozen=True)
+class Searched:
+    """One searched option: a log-uniform range (low, high) or a list of choices."""
+    name: str  # dotted config name
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple = ()
+
+    def suggest(self, trial) -> Any:
+        if self.choices:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        return trial.suggest_float(self.name, self.low, self.high, log=True)
+
+
+SEARCH_SPACE = (
+    Searched("refine.lr", 3e-5, 1e-3),
+    Searched("refine.new_layers_lr_scale", 1.0, 30.0),
+    Searched("refine.batch_size", choices=(8, 16, 32)),
+    Searched("refine.min_steps", choices=(150, 300, 600)),
+    Searched("refine.weight_decay", choices=(0.0, 0.01, 0.1)),
+    Searched("model.max_tokens", choices=(16, 32, 64)),
+    Searched("align.lr", 1e-3, 3e-2),
+    Searched("align.steps", choices=(0, 100, 300)),
+)
+
+
+def _defaults(config) -> dict[str, Any]:
+    """The run's own settings as the first trial (clipped into the space where they fall outside)."""
+    flat = {}
+    for s in SEARCH_SPACE:
+        section, key = s.name.split(".")
+        value = getattr(getattr(config, section), key)
+        if s.choices:
+            value = value if value in s.choices else min(s.choices, key=lambda c: abs(c - value))
+        else:
+            value = float(min(max(value, s.low), s.high))
+        flat[s.name] = value
+    return flat
+
+
+def _trial_overrides(params: dict[str, Any], scale: float) -> dict[str, Any]:
+    overrides = dict(params)
+    overrides["refine.min_steps"] = max(1, int(round(params["refine.min_steps"] * scale)))
+    return overrides
+
+
+def tune(ctx: RunContext) -> Iterator[Event]:
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cfg = ctx.config.tune
+    yield StageStarted("tune", total_steps=cfg.trials)
+    started = time.perf_counter()
+    minimise = ctx.config.refine.select_on == "loss" or _direction(ctx) == "minimize"
+    study = optuna.create_study(direction="minimize" if minimise else "maximize",
+                                sampler=optuna.samplers.TPESampler(seed=ctx.config.seed,
+                                                                   n_startup_trials=min(4, cfg.trials)))
+    study.enqueue_trial(_defaults(ctx.config))
+    best: dict[str, Any] | None = None
+    rows, scratch = [], Path(tempfile.mkdtemp(prefix="orca-tune-"))
+    try:
+        for number in range(1, cfg.trials + 1):
+            elapsed = time.perf_counter() - started
+            mean = elapsed / (number - 1) if number > 1 else 0.0
+            if number > 1 and elapsed + mean > cfg.max_seconds:
+                yield WarningRaised("tune", f"stopped after {number - 1} trials: the next would pass "
+                                            f"tune.max_seconds = {cfg.max_seconds:g}")
+                break
+            ctx.control.checkpoint()
+            trial = study.ask()
+            params = {s.name: s.suggest(trial) for s in SEARCH_SPACE}
+            outcome = _run_trial(ctx, _trial_overrides(params, cfg.trial_steps_scale), scratch / str(number))
+            value = outcome["value"]
+            study.tell(trial, value if math.isfinite(value) else None,
+                       state=None if math.isfinite(value) else optuna.trial.TrialState.FAIL)
+            improved = math.isfinite(value) and (best is None or (value < best["value"] if minimise
+                                                                  else value > best["value"]))
+            if improved:
+                best = {**outcome, "number": number, "params": params}
+            row = {"trial": number, "params": params, "value": value, "metrics": outcome["validation"],
+                   "seconds": outcome["seconds"], "best": improved}
+            rows.append(row)
+            yield TrialFinished("tune", number, cfg.trials, params, value, outcome["validation"],
+                                outcome["seconds"], improved)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if best is None:
+        yield WarningRaised("tune", "no trial finished with a finite validation score; kept the prepared model")
+        yield StageFinished("tune", metrics={"trials": rows})
+        return
+    # The best trial's model, config and records become the run's.
+    ctx.model, ctx.config = best["model"], best["config"]
+    for key in ("align", "refine", "refine_budget", "validation"):
+        if key in best["metrics"]:
+            ctx.metrics[key] = best["metrics"][key]
+    ctx.metrics["tune"] = {"trials": rows, "best_trial": best["number"], "best_params": best["params"],
+                           "objective": f"validation {'loss' if ctx.config.refine.select_on == 'loss' else 'metric'}",
+                           "config": ctx.config.to_dict(),
+                           "seconds": round(time.perf_counter() - started, 2)}
+    ctx.metrics.setdefault("seconds", {})["tune"] = ctx.metrics["tune"]["seconds"]
+    for stage in ("align", "refine"):
+        ctx.metrics["seconds"][stage] = best["metrics"].get("seconds", {}).get(stage, 0.0)
+    ctx.stages_done.extend(["align", "refine"])
+    yield StageFinished("tune", metrics={"best_trial": best["number"], "best_params": best["params"],
+                                         "validation": ctx.metrics.get("validation", {})})
+
+
+def _direction(ctx: RunContext) -> str:
+    from ..metrics import TASK_METRICS
+    return "maximize" if TASK_METRICS.get(ctx.dataset.task).higher_is_better else "minimize"
+
+
+def _run_trial(ctx: RunContext, overrides: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Align and refine a fresh model under `overrides`; the trial's events stay inside it."""
+    config = ctx.config.with_overrides(overrides)
+    folder.mkdir(parents=True, exist_ok=True)
+    seed_everything(config.seed)
+    trial = RunContext(config=config, run_dir=folder, control=ctx.control, cache_dir=ctx.cache_dir,
+                       device=ctx.device, dataset=ctx.dataset, source=ctx.source, target_labels=ctx.target_labels,
+                       build_info=ctx.build_info)
+    trial.model = run_model(config, ctx.dataset, ctx.device)
+    started = time.perf_counter()
+    for stage in (align, refine):
+        for _ in stage(trial):
+            pass
+    refined = trial.metrics.get("refine", {})
+    loss, value = refined.get("best_validation_loss"), refined.get("best_validation")
+    score = loss if config.refine.select_on == "loss" else value
+    score = float(score) if score is not None and np.isfinite(score) else float("nan")
+    return {"value": score, "validation": trial.metrics.get("validation", {}), "model": trial.model,
+            "config": config, "metrics": trial.metrics, "seconds": round(time.perf_counter() - started, 2)}
