@@ -64,7 +64,7 @@ def time_method(method: str, n: int, dim: int, frames: int) -> dict[str, float]:
 
 def projection_section(args: argparse.Namespace) -> str:
     """Frame time per method and size, after umap-learn's JIT warm-up."""
-    from orca_engine.umap_process import service
+    from orca_engine.projection.umap_process import service
     projection.warm_up_umap_in_background().join()
     warm_up = service().ready_seconds
     if not projection.is_umap_ready():

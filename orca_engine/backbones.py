@@ -3,7 +3,8 @@
 A `Backbone` is the body *after* its own input embedding (the encoder stack), so an ORCA embedder
 can feed it tokens `(B, T, embed_dim)`. It keeps the body's own embedding layer as
 `source_embedding`, frozen, to embed data of its own modality (`embed_source`): the source side of
-alignment. Model classes come from `transformers`, imported lazily.
+alignment. This module is the torch-free half (records, availability, the hub); the nn.Modules
+and building them from `transformers` live in `bodies`, imported only when a body is loaded.
 
 Hub bodies fail fast offline: a memoised socket probe (~1.5 s at most, once per process) decides
 whether the hub is reachable; if not, the Hugging Face offline switch is turned on and only the
@@ -14,7 +15,6 @@ local cache is tried, so an unreachable body raises BackboneError naming the off
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -168,71 +168,17 @@ def backbone_status(name: str) -> tuple[bool, str]:
     return False, f"needs the Hugging Face hub, which cannot be reached; works offline: {_offline_names()}"
 
 
-# -- building the transformers model ---------------------------------------------------------
-
-@contextlib.contextmanager
-def _seeded(seed: int | None):
-    """Fix the initialisation RNG (tiny 'pretrained' bodies must be the same body every time)."""
-    if seed is None:
-        yield
-        return
-    import torch
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
-@contextlib.contextmanager
-def _quiet_transformers():
-    """Hide transformers' load reports and progress bars (e.g. the unused pooler), then restore them."""
-    from transformers.utils import logging
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
-
-
-def _hf_model(spec: BackboneSpec, pretrained: bool) -> "torch.nn.Module":
-    with _quiet_transformers():
-        return _built_hf_model(spec, pretrained)
-
-
-def _built_hf_model(spec: BackboneSpec, pretrained: bool) -> "torch.nn.Module":
-    import transformers
-    family = FAMILIES[spec.family]
-    model_class = getattr(transformers, family.model_class)
-    if spec.random_init_only:  # "pretrained" = a fixed seed; False = whatever the caller seeded
-        config = getattr(transformers, family.config_class)(**dict(spec.tiny_config))
-        with _seeded(0 if pretrained else None):
-            return model_class(config, add_pooling_layer=False)
-    if pretrained:
-        return load_from_source(spec, lambda **kw: model_class.from_pretrained(spec.hub_id, add_pooling_layer=False,
-                                                                               **kw))
-    config = load_from_source(spec, lambda **kw: transformers.AutoConfig.from_pretrained(spec.hub_id, **kw))
-    return model_class(config, add_pooling_layer=False)
-
-
 def load_backbone(name: str, *, pretrained: bool = True, device: "str | torch.device" = "cpu") -> "Backbone":
-    """The body `name` (pretrained, or the same architecture randomly initialised), in eval mode."""
+    """The body `name` (pretrained, or the same architecture randomly initialised), in eval mode.
+
+    Availability is checked here, torch-free; building the module is `bodies.build_backbone`,
+    imported only now (this registry never imports `bodies` at import time: bodies imports it).
+    """
     spec = BACKBONES.get(name)
     available, reason = backbone_status(name)
     if not available:  # fail before importing torch and transformers (seconds on a busy machine)
         go_offline()
         raise BackboneError(f"backbone {name!r} ({spec.hub_id}) cannot be loaded: {reason} "
                             "(or connect once so it is cached)")
-    from .bodies import BACKBONE_KINDS
-    body = BACKBONE_KINDS[spec.kind](spec, _hf_model(spec, pretrained))
-    return body.to(device).eval()
-
-
-def __getattr__(name: str) -> Any:
-    """`Backbone` and its kinds live in `bodies` (torch); importing this registry stays torch-free."""
-    if name in ("Backbone", "TextBackbone", "SwinBackbone", "BACKBONE_KINDS"):
-        from . import bodies
-        return getattr(bodies, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .bodies import build_backbone
+    return build_backbone(spec, pretrained=pretrained, device=device)

@@ -1,10 +1,13 @@
 """Backbone modules: a pretrained encoder stack fed with tokens, plus its own frozen embedding layer.
 
-Built by `orca_engine.backbones.load_backbone` from a transformers model; see that module for the
-registry and loading. Text bodies (BERT, RoBERTa) keep the token grid; Swin shrinks it by stages.
+Built by `build_backbone` from a transformers model, which `orca_engine.backbones.load_backbone`
+calls once the body is known to be available; that module holds the torch-free registry (this one
+imports it, never the reverse at import time). Text bodies (BERT, RoBERTa) keep the token grid;
+Swin shrinks it by stages.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -201,3 +204,58 @@ class SwinBackbone(Backbone):
 
 
 BACKBONE_KINDS: dict[str, type[Backbone]] = {"text": TextBackbone, "vision": SwinBackbone}
+
+
+# -- building from transformers ---------------------------------------------------------
+
+@contextlib.contextmanager
+def _seeded(seed: int | None):
+    """Fix the initialisation RNG (tiny 'pretrained' bodies must be the same body every time)."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Hide transformers' load reports and progress bars (e.g. the unused pooler), then restore them."""
+    from transformers.utils import logging
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+
+
+def _hf_model(spec: BackboneSpec, pretrained: bool) -> nn.Module:
+    with _quiet_transformers():
+        return _built_hf_model(spec, pretrained)
+
+
+def _built_hf_model(spec: BackboneSpec, pretrained: bool) -> nn.Module:
+    import transformers
+    family = FAMILIES[spec.family]
+    model_class = getattr(transformers, family.model_class)
+    if spec.random_init_only:  # "pretrained" = a fixed seed; False = whatever the caller seeded
+        config = getattr(transformers, family.config_class)(**dict(spec.tiny_config))
+        with _seeded(0 if pretrained else None):
+            return model_class(config, add_pooling_layer=False)
+    if pretrained:
+        return load_from_source(spec, lambda **kw: model_class.from_pretrained(spec.hub_id, add_pooling_layer=False,
+                                                                               **kw))
+    config = load_from_source(spec, lambda **kw: transformers.AutoConfig.from_pretrained(spec.hub_id, **kw))
+    return model_class(config, add_pooling_layer=False)
+
+
+def build_backbone(spec: BackboneSpec, *, pretrained: bool = True,
+                   device: str | torch.device = "cpu") -> Backbone:
+    """The body of `spec` built from transformers (see `backbones.load_backbone`), in eval mode."""
+    body = BACKBONE_KINDS[spec.kind](spec, _hf_model(spec, pretrained))
+    return body.to(device).eval()

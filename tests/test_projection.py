@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from orca_engine import projection
+from orca_engine.projection import umap_process  # where Projector looks up the UMAP service
 from orca_engine.errors import ConfigError
 from orca_engine.events import ProjectionFrame, event_from_dict, to_json_line
 from orca_engine.projection import (METHOD_NOTES, METHODS, Projector, ProjectionWorker,
@@ -105,8 +106,8 @@ def test_sample_indices_are_fixed_sorted_and_unique():
 
 def test_umap_request_falls_back_to_pca_while_umap_is_not_ready(monkeypatch):
     warmups = []
-    monkeypatch.setattr(projection, "is_umap_ready", lambda: False)
-    monkeypatch.setattr(projection, "warm_up_umap_in_background", lambda: warmups.append(1))
+    monkeypatch.setattr(umap_process, "is_umap_ready", lambda: False)
+    monkeypatch.setattr(umap_process, "warm_up_umap_in_background", lambda: warmups.append(1))
     source, _ = clustered(40)
     target, _ = clustered(40, seed=1)
     umap_projector, pca_projector = Projector("umap"), Projector("pca")
@@ -154,7 +155,7 @@ def test_first_umap_frame_is_snapped_onto_the_pca_frames_before_it(umap_ready, m
     source, _ = clustered(150)
     target, _ = clustered(150, seed=1)
     projector = Projector("umap", n_epochs=20, first_epochs=100)
-    monkeypatch.setattr(projection, "is_umap_ready", lambda: False)
+    monkeypatch.setattr(umap_process, "is_umap_ready", lambda: False)
     pca_source, _ = projector.project(source, target)
     monkeypatch.undo()
     umap_source, _ = projector.project(source, target)
@@ -206,8 +207,8 @@ def test_worker_emits_valid_json_ready_frames():
 
 
 def test_worker_survives_a_failing_frame_and_switches_method(monkeypatch):
-    monkeypatch.setattr(projection, "is_umap_ready", lambda: False)
-    monkeypatch.setattr(projection, "warm_up_umap_in_background", threading.Thread)
+    monkeypatch.setattr(umap_process, "is_umap_ready", lambda: False)
+    monkeypatch.setattr(umap_process, "warm_up_umap_in_background", threading.Thread)
     frames: list[ProjectionFrame] = []
     calls = []
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from orca_engine import projection
-from orca_engine.umap_process import UmapService, UmapUnavailable, service
+from orca_engine.projection.umap_process import UmapService, UmapUnavailable, service
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def clouds(n: int = 120, d: int = 16, seed: int = 0) -> tuple[np.ndarray, np.nda
 FAKE_CHILD = f"""
 import os, sys
 sys.path.insert(0, {str(ROOT)!r})
-from orca_engine.umap_process import _read, _write
+from orca_engine.projection.umap_process import _read, _write
 out = os.fdopen(os.dup(1), "wb")
 os.dup2(2, 1)
 _write(out, ("ready", os.getpid()))
@@ -48,7 +48,7 @@ while True:
 @pytest.fixture
 def fake_service(monkeypatch):
     """A UmapService with the stand-in child, installed as the process-wide one."""
-    from orca_engine import umap_process
+    from orca_engine.projection import umap_process
     fake = UmapService(command=[sys.executable, "-c", FAKE_CHILD])
     monkeypatch.setattr(umap_process, "_service", fake)
     fake.start().join(30)
@@ -148,7 +148,7 @@ def test_umap_frames_are_computed_outside_the_calling_process():
 
 
 def test_numba_cache_dir_defaults_beside_the_project_or_in_the_temp_dir(tmp_path):
-    from orca_engine.umap_process import numba_cache_dir
+    from orca_engine.projection.umap_process import numba_cache_dir
     assert numba_cache_dir(str(tmp_path)) == str(tmp_path / ".cache" / "numba")
     assert (tmp_path / ".cache" / "numba").is_dir()
     not_a_folder = tmp_path / "file"  # .cache cannot be made under a file, even by root

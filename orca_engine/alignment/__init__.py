@@ -7,51 +7,38 @@
 
 `OBJECTIVES` lists the names (what `align.objective` may be); `pseudo_labels` turns regression,
 dense or multi-label targets into k-means classes. See base.py for the full contract.
+
+Importing this package is torch-free (the registry lives in `names`); torch comes with the first
+objective built, or with `Objective`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..registry import Registry
-from .base import Objective
-from .kernels import MMD, MeanDistance, NoAlignment
-from .otdd import ExactOTDD, GaussianOTDD
+from ..errors import ConfigError
+from .names import OBJECTIVES, ObjectiveSpec
 from .pseudo_labels import pseudo_labels
 
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    """A registered objective: its class (built as cls(source_features, source_labels, **options))."""
-    name: str
-    cls: type[Objective]
-    description: str
-    options: tuple[str, ...]
-
-
-OBJECTIVES: Registry[ObjectiveSpec] = Registry("alignment objective")
-for _spec in (
-    ObjectiveSpec("otdd-exact", ExactOTDD, "OTDD with entropic label distances (ORCA's default)",
-                  ("epsilon", "scaling")),
-    ObjectiveSpec("otdd-gaussian", GaussianOTDD, "OTDD with classes as Gaussians (Bures-Wasserstein labels)",
-                  ("epsilon", "scaling")),
-    ObjectiveSpec("mmd", MMD, "multi-bandwidth Gaussian-kernel MMD², per target class",
-                  ("kernel_mul", "kernel_num", "max_source_samples", "seed")),
-    ObjectiveSpec("l2", MeanDistance, "mean distance between source and target samples", ()),
-    ObjectiveSpec("none", NoAlignment, "zero: the no-alignment ablation", ()),
-):
-    OBJECTIVES.register(_spec.name, _spec)
+if TYPE_CHECKING:
+    from .base import Objective
 
 
 def make_objective(name: str, source_features: Any, source_labels: Any, **options: Any) -> Objective:
     """Build the objective `name` on a labelled source (n_s, d), (n_s,); source terms are cached now."""
-    from ..errors import ConfigError
     spec = OBJECTIVES.get(name)
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         allowed = ", ".join(spec.options) or "none"
         raise ConfigError(f"objective {name!r} has no option {', '.join(unknown)}; allowed: {allowed}")
     return spec.cls(source_features, source_labels, **options)
+
+
+def __getattr__(name: str) -> Any:
+    """`Objective` is imported on first use: it brings torch."""
+    if name == "Objective":
+        from .base import Objective
+        return Objective
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["make_objective", "OBJECTIVES", "ObjectiveSpec", "Objective", "pseudo_labels"]

@@ -16,6 +16,13 @@ def test_registry_lists_the_issue_names():
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_each_record_names_an_objective_class_registered_under_its_own_name(name):
+    from orca_engine.alignment import Objective
+    cls = OBJECTIVES.get(name).cls  # the record is torch-free; the class is imported here
+    assert issubclass(cls, Objective) and cls.name == name
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_scalar_non_negative_with_finite_gradient(name):
     xs, ys, xt, yt = small_problem()
     loss = make_objective(name, xs, ys)(xt, yt)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 
-from orca_engine.backbones import BACKBONES, Backbone, load_backbone
+from orca_engine.backbones import BACKBONES, load_backbone
+from orca_engine.bodies import Backbone
 
 TINY = tuple(name for name, spec in BACKBONES.items() if spec.random_init_only)
 TEXT_TINY = tuple(name for name in TINY if BACKBONES.get(name).kind == "text")

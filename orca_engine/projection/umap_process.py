@@ -10,7 +10,7 @@ first and frames use what is left.
 One child serves every run of the process (`service()`); requests are answered one at a time,
 which is what a single-threaded UMAP layout does anyway. The child is started by
 `UmapService.start()` (the app calls it at start-up through `warm_up_umap_in_background`),
-compiles umap-learn, then says it is ready. If it fails to start, crashes or hangs, the
+compiles umap-learn, then says it is ready (the child's side is `umap_child`). If it fails to start, crashes or hangs, the
 service says why (`failure`), later requests raise `UmapUnavailable`, and the next `start()`
 spawns a fresh child, up to `MAX_STARTS` times per process.
 
@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -73,14 +74,14 @@ def _read(stream: BinaryIO) -> object:
 
 
 class UmapService:
-    """A lazily started child process that computes `projection.umap_layout` calls."""
+    """A lazily started child process that computes `umap_layout.umap_layout` calls."""
 
     def __init__(self, nice: int = NICE, max_starts: int = MAX_STARTS,
                  command: list[str] | None = None, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
         self.nice = nice
         self.max_starts = max_starts
         # The child's command line; tests swap in a failing one.
-        self.command = command or [sys.executable, "-m", "orca_engine.umap_process", str(nice)]
+        self.command = command or [sys.executable, "-m", "orca_engine.projection.umap_child", str(nice)]
         self.ready_timeout_s = ready_timeout_s
         self.starts = 0
         self.failure: str | None = None
@@ -125,7 +126,7 @@ class UmapService:
 
     def _spawn(self) -> None:
         started = time.monotonic()
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # holds orca_engine/
+        root = str(Path(__file__).absolute().parents[2])  # holds orca_engine/
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
         env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -164,7 +165,7 @@ class UmapService:
     def layout(self, points: np.ndarray, init: np.ndarray, n_epochs: int, seed: int,
                n_neighbors: int = 15, learning_rate: float = 1.0,
                timeout: float = 60.0) -> np.ndarray:
-        """`projection.umap_layout(...)` computed in the child; (n, 2) float64.
+        """`umap_layout.umap_layout(...)` computed in the child; (n, 2) float64.
 
         Raises UmapUnavailable when the child is not ready, has died or took over `timeout`
         seconds (then it is stopped; call `start()` to get a fresh one).
@@ -236,33 +237,20 @@ def service() -> UmapService:
         return _service
 
 
-# -- the child -----------------------------------------------------------------------------------
-def _child(nice: int) -> None:
-    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr
-    protocol_in = sys.stdin.buffer
-    if nice and hasattr(os, "nice"):
-        os.nice(nice)
-    try:
-        from .projection import compile_umap_here, umap_layout
-        compile_umap_here()
-    except Exception as error:  # e.g. umap-learn missing or broken
-        _write(protocol_out, ("failed", f"{type(error).__name__}: {error}"))
-        return
-    _write(protocol_out, ("ready", os.getpid()))
-    while True:
-        try:
-            kind, arguments = _read(protocol_in)
-        except EOFError:  # the parent has gone or closed us
-            return
-        if kind != "layout":
-            _write(protocol_out, ("error", f"unknown request {kind!r}"))
-            continue
-        try:
-            _write(protocol_out, ("ok", umap_layout(**arguments)))
-        except Exception as error:
-            _write(protocol_out, ("error", f"{type(error).__name__}: {error}"))
+def warm_up_umap_in_background() -> threading.Thread | None:
+    """Start the UMAP process (it compiles umap-learn) in the background; idempotent.
+
+    Returns the thread waiting for it to be ready (join it to wait), or None when UMAP failed
+    too often to be tried again (`umap_unavailable_reason` says why).
+    """
+    return service().start()
 
 
-if __name__ == "__main__":
-    _child(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+def is_umap_ready() -> bool:
+    """True once the UMAP process has compiled umap-learn, so a frame costs well under a second."""
+    return service().ready()
+
+
+def umap_unavailable_reason() -> str | None:
+    """Why UMAP is not available (e.g. umap-learn failed to import, the process died), or None."""
+    return service().failure
