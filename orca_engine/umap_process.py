@@ -3,9 +3,14 @@
 umap-learn's layout runs in numba code that holds the GIL for each epoch, and its JIT warm-up
 is pure Python for 15-45 s. In a thread of the training process both steal the training
 thread's interpreter time (measured: +13% alignment time at one UMAP frame a second on two
-cores, docs/BENCHMARKS.md). A child process has its own interpreter; it also runs at a lower
-CPU priority (`NICE`), so on a busy machine the kernel gives the trainer's threads the cores
-first and frames use what is left.
+cores, docs/BENCHMARKS.md). A child process has its own interpreter; once compiled it runs at
+a lower CPU priority (`NICE`), so on a busy machine the kernel gives the trainer's threads the
+cores first and frames use what is left. It compiles at normal priority (renicing only
+afterwards): a one-off compile at nice 10 on a loaded machine took many minutes.
+
+While compiling, the child says it is alive every `HEARTBEAT_S` seconds; the parent gives up
+only after `ready_timeout_s` seconds *without a sign of life*, so a slow compile on a busy
+machine is waited for and a hung child is not.
 
 One child serves every run of the process (`service()`); requests are answered one at a time,
 which is what a single-threaded UMAP layout does anyway. The child is started by
@@ -42,7 +47,8 @@ log = logging.getLogger(__name__)
 # speed (docs/BENCHMARKS.md, "Alignment slowdown").
 NICE = int(os.environ.get("ORCA_UMAP_NICE", "10"))
 MAX_STARTS = 3
-READY_TIMEOUT_S = 300.0  # a cold numba cache on a slow, busy machine
+READY_TIMEOUT_S = 60.0  # silence (no heartbeat) after which a starting child counts as hung
+HEARTBEAT_S = 2.0
 _HEADER = struct.Struct("!Q")
 
 
@@ -140,6 +146,8 @@ class UmapService:
             self._process = process
         try:
             reply = self._receive(process, self.ready_timeout_s)
+            while reply[0] == "alive":  # still compiling: wait for the next sign of life
+                reply = self._receive(process, self.ready_timeout_s)
         except (EOFError, OSError, TimeoutError) as error:
             self._fail(f"the UMAP process did not get ready: {error}", process)
             return
@@ -241,14 +249,21 @@ def _child(nice: int) -> None:
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr
     protocol_in = sys.stdin.buffer
-    if nice and hasattr(os, "nice"):
-        os.nice(nice)
+    compiling = threading.Event()
+    compiling.set()
+    write_lock = threading.Lock()
+    heartbeat = threading.Thread(target=_heartbeat, args=(protocol_out, compiling, write_lock), daemon=True)
+    heartbeat.start()
     try:
         from .projection import compile_umap_here, umap_layout
-        compile_umap_here()
+        compile_umap_here()  # at the parent's priority: see the module docstring
     except Exception as error:  # e.g. umap-learn missing or broken
+        _stop_heartbeat(compiling, heartbeat, write_lock)
         _write(protocol_out, ("failed", f"{type(error).__name__}: {error}"))
         return
+    _stop_heartbeat(compiling, heartbeat, write_lock)
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)  # compiled: from now on frames yield the cores to training
     _write(protocol_out, ("ready", os.getpid()))
     while True:
         try:
@@ -262,6 +277,20 @@ def _child(nice: int) -> None:
             _write(protocol_out, ("ok", umap_layout(**arguments)))
         except Exception as error:
             _write(protocol_out, ("error", f"{type(error).__name__}: {error}"))
+
+
+def _heartbeat(stream: BinaryIO, compiling: threading.Event, write_lock: threading.Lock) -> None:
+    started = time.monotonic()
+    while compiling.is_set():
+        time.sleep(HEARTBEAT_S)
+        with write_lock:
+            if compiling.is_set():
+                _write(stream, ("alive", round(time.monotonic() - started, 1)))
+
+
+def _stop_heartbeat(compiling: threading.Event, heartbeat: threading.Thread, write_lock: threading.Lock) -> None:
+    with write_lock:  # no heartbeat is half-written when the answer follows
+        compiling.clear()
 
 
 if __name__ == "__main__":
