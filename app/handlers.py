@@ -3,6 +3,11 @@
 This is the one place engine errors (`OrcaError`) become messages for people (`friendly`). No
 handler trains: runs go to the Session's worker threads and the page polls (`poll`). Every action
 on a run passes the visitor's `owner`, so the Session refuses runs that belong to someone else.
+
+Public-server rules: every file path a handler reads passes `uploads.uploaded_file` (only files
+this server received as uploads); run folders are never served directly: an export is copied to
+a per-download temp folder; starts are checked against `limits.PUBLIC`; a visitor keeps one run
+in memory (starting another discards the previous one).
 """
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import functools
 import inspect
 import json
 import os
+import shutil
+import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -22,12 +29,14 @@ from orca_engine.errors import OrcaError
 from orca_engine.runs import load_events
 from orca_engine.session import Session
 
-from . import messages, render
+from . import limits, messages, render, tokens
 from .state import Visitor
+from .uploads import uploaded_file
 
 RUNS_DIR = Path(os.environ.get("ORCA_RUNS_DIR", "runs"))
 MAX_ACTIVE = int(os.environ.get("ORCA_MAX_ACTIVE", "1"))
 KEEP_RUN_FOLDERS = int(os.environ.get("ORCA_KEEP_RUNS", "200"))  # older run folders are deleted
+KEEP_PER_VISITOR = int(os.environ.get("ORCA_KEEP_PER_VISITOR", "3"))  # ... but never a present visitor's latest
 # A page that closes frees its finished run's model this many seconds later, unless a reloaded page
 # has re-attached meanwhile (a reload closes the old page, and the two race).
 RELEASE_GRACE_S = float(os.environ.get("ORCA_RELEASE_GRACE_S", "300"))
@@ -43,7 +52,10 @@ def session() -> Session:
     global _session
     with _session_lock:
         if _session is None:
-            _session = Session(runs_dir=RUNS_DIR, max_active=MAX_ACTIVE, keep_run_folders=KEEP_RUN_FOLDERS)
+            _session = Session(runs_dir=RUNS_DIR, max_active=MAX_ACTIVE, keep_run_folders=KEEP_RUN_FOLDERS,
+                               keep_per_owner=KEEP_PER_VISITOR, retain_s=RELEASE_GRACE_S,
+                               time_limit_s=limits.PUBLIC.max_run_s or None,
+                               time_limit_message=messages.TIME_LIMIT_STOP)
         return _session
 
 
@@ -73,12 +85,19 @@ def shows_errors(fn: Callable) -> Callable:
 # -- identity and re-attaching -------------------------------------------------------------------
 
 def restorer(keys: list[str]) -> Callable:
-    """Page load: adopt the identity kept by the browser and re-attach to its run if the server has it;
-    then put the run's data, projection view and option values back (dotted `keys`, in widget order)."""
+    """Page load: adopt the identity the browser kept (only from a token this server signed), get the
+    visitor's recent runs back for replay (also after a server restart), re-attach to the current
+    run if the server has it; then put the run's data, projection view and option values back
+    (dotted `keys`, in widget order)."""
     def restore(remembered: dict | None, visitor: Visitor):
         remembered = remembered or {}
-        if remembered.get("owner"):
-            visitor.owner = remembered["owner"]
+        signed = tokens.verify(remembered.get("token"), tokens.secret(RUNS_DIR))
+        if signed is not None:
+            visitor.owner = signed[0]
+            for run_id in signed[1]:
+                if (RUNS_DIR / run_id).is_dir():
+                    visitor.remember_past(run_id, str(RUNS_DIR / run_id))
+            session().owner_present(visitor.owner)
         method = remembered.get("projection")
         if method in messages.PROJECTION_NOTES:
             visitor.projection_method = method
@@ -94,12 +113,19 @@ def restorer(keys: list[str]) -> Callable:
                 config = None
         values = [gr.skip()] * len(keys)
         if config is not None:
-            visitor.data_source = config["data"]["source"]
-            visitor.label_column = config["data"].get("label_column", "")
+            _restore_data(visitor, config["data"])
             values = [_option_value(config, key) for key in keys]
         view = visitor.projection_method if method in messages.PROJECTION_NOTES else gr.skip()
         return visitor.remembered(), gr.Timer(active=config is not None), view, *values
     return restore
+
+
+def _restore_data(visitor: Visitor, data: dict) -> None:
+    """A bundled example comes back as it was; an upload only if the page still shows it."""
+    from orca_engine.data.examples import EXAMPLES
+    if data["source"] in EXAMPLES.names():
+        visitor.data_source, visitor.source_name = data["source"], ""
+        visitor.label_column = data.get("label_column", "")
 
 
 def _option_value(config: dict, dotted: str) -> Any:
@@ -110,13 +136,19 @@ def _option_value(config: dict, dotted: str) -> Any:
 
 
 def remember(visitor: Visitor) -> dict:
-    return visitor.remembered()
+    """What the browser keeps, with a signed token of the visitor's identity and recent runs."""
+    run_ids = [*visitor.past_runs, *([visitor.run_id] if visitor.run_id else [])]
+    return {**visitor.remembered(), "token": tokens.sign(visitor.owner, run_ids, tokens.secret(RUNS_DIR))}
 
 
 def visitor_left(visitor: Visitor) -> None:
     """gr.State delete callback: free a finished visitor's model after `RELEASE_GRACE_S` (files stay
     for replay). A running run keeps running; a page reloaded in time re-attaches and keeps it."""
-    if not isinstance(visitor, Visitor) or not visitor.run_id:
+    if not isinstance(visitor, Visitor):
+        return
+    _remove_download(visitor)
+    if not visitor.run_id:
+        session().owner_left(visitor.owner)
         return
     run_id, owner, token = visitor.run_id, visitor.owner, object()
     timer = threading.Timer(RELEASE_GRACE_S, _release_if_done, (run_id, owner, token))
@@ -135,6 +167,7 @@ def _release_if_done(run_id: str, owner: str, token: object) -> None:
             return  # a page re-attached, or a later close rescheduled it
         del _pending_release[run_id]
     try:
+        session().owner_left(owner)
         if session().status(run_id, owner=owner).state not in ("queued", "running", "paused"):
             session().release(run_id, owner=owner)
     except OrcaError:
@@ -156,16 +189,19 @@ DATA_OUTPUTS = ("status", "class_counts", "preview_gallery", "preview_plot", "pr
 
 def use_example(visitor: Visitor, example: str, modality: str = "auto", task: str = "auto"):
     """Pick a bundled example and show what the engine understood of it."""
-    visitor.data_source, visitor.label_column = example, ""
+    visitor.data_source, visitor.label_column, visitor.source_name = example, "", ""
     return _data_view(visitor, modality, task)
 
 
 def read_upload(visitor: Visitor, file: str | None, label_column: str | None = None, modality: str = "auto",
                 task: str = "auto"):
     """Read an uploaded file; returns the data view plus the label-column picker."""
-    if not file:
+    try:
+        path = uploaded_file(file)
+    except OrcaError as err:
+        return (error_box(err), *_hidden_previews(), gr.update(choices=[], value=None))
+    if path is None:
         return (messages.NO_DATA, *_hidden_previews(), gr.update(choices=[], value=None))
-    path = Path(file)
     too_big = path.stat().st_size > messages.MAX_UPLOAD_MB * 1024 * 1024
     if too_big:
         text = messages.UPLOAD_TOO_LARGE.format(size_mb=path.stat().st_size / 2**20, limit_mb=messages.MAX_UPLOAD_MB)
@@ -177,7 +213,7 @@ def read_upload(visitor: Visitor, file: str | None, label_column: str | None = N
         return (error_box(err), *_hidden_previews(), gr.update(choices=[], value=None))
     columns = [c["name"] for c in info.get("columns", [])]
     label = label_column if label_column in columns else info.get("label_guess", "")
-    visitor.data_source, visitor.label_column = str(path), label or ""
+    visitor.data_source, visitor.label_column, visitor.source_name = str(path), label or "", path.name
     picker = gr.update(choices=columns, value=label or None, visible=bool(columns))
     return (*_data_view(visitor, modality, task), picker)
 
@@ -251,9 +287,11 @@ def run_config(visitor: Visitor, values: dict[str, Any]) -> RunConfig:
 def start_align(visitor: Visitor, values: dict[str, Any]):
     """Prepare the data and backbone and align the embedder, in the engine's worker thread."""
     config = run_config(visitor, values)
+    _check_fair_use(visitor, config)
     _retire_current(visitor)
+    limits.PUBLIC.check_live_runs(session().active_count(visitor.owner))
     run_id = session().start(config, stages=("align",), owner=visitor.owner,
-                             projection_method=visitor.projection_method)
+                             projection_method=visitor.projection_method, source_name=visitor.source_name or None)
     visitor.watch(run_id)
     return messages.STATE_NAMES["queued"], gr.Timer(active=True)
 
@@ -264,26 +302,39 @@ def start_refine(visitor: Visitor, values: dict[str, Any]):
     config = run_config(visitor, values)
     if visitor.run_id and _state(visitor) == "idle":
         overrides = {k: v for k, v in values.items() if k.startswith("refine.")}
+        _check_fair_use(visitor, session().config(visitor.run_id, owner=visitor.owner).with_overrides(overrides))
         session().continue_run(visitor.run_id, stages=("refine", "evaluate"), overrides=overrides,
                                owner=visitor.owner)
     else:
+        _check_fair_use(visitor, config)
         _retire_current(visitor)
+        limits.PUBLIC.check_live_runs(session().active_count(visitor.owner))
         visitor.watch(session().start(config, stages=("align", "refine", "evaluate"), owner=visitor.owner,
-                                      projection_method=visitor.projection_method))
+                                      projection_method=visitor.projection_method,
+                                      source_name=visitor.source_name or None))
     visitor.last_state = ""
     return messages.STATE_NAMES["queued"], gr.Timer(active=True)
 
 
+def _check_fair_use(visitor: Visitor, config: RunConfig) -> None:
+    """The public limits on steps, epochs and classes (the data is cached from step 1's preview)."""
+    d = config.data
+    ds = load_data(visitor.data_source, visitor.label_column, d.modality, d.task, seed=0)
+    classes = len(ds.class_names) if ds.task == "classification" else None
+    limits.PUBLIC.check_config(config, n_train=len(ds.x_train), n_classes=classes)
+
+
 def _retire_current(visitor: Visitor) -> None:
-    """One live run per visitor: stop the one they had before starting another."""
+    """One run per visitor in memory: stop the one they had and free it (its folder stays for replay)."""
     if not visitor.run_id:
         return
     try:
-        if _state(visitor) in ("queued", "running", "paused", "idle"):
-            session().cancel(visitor.run_id, owner=visitor.owner)
+        run_dir = str(session().run_dir(visitor.run_id, owner=visitor.owner))
+        session().discard(visitor.run_id, owner=visitor.owner)
     except OrcaError:
-        pass
-    visitor.past_runs[visitor.run_id] = visitor.view.run_dir
+        run_dir = visitor.view.run_dir
+    if run_dir:
+        visitor.remember_past(visitor.run_id, run_dir)
 
 
 def _state(visitor: Visitor) -> str:
@@ -322,13 +373,15 @@ def set_projection(visitor: Visitor, method: str) -> str:
 @shows_errors
 def predict(visitor: Visitor, sample: float | None = 0, file: str | None = None) -> list[list[Any]]:
     """Predict one test-split sample (by number) or every sample of an uploaded file."""
+    path = uploaded_file(file)
     if not visitor.run_id or not visitor.view.config:
         raise gr.Error(messages.TRY_NEEDS_MODEL)
-    data = visitor.view.config["data"]
-    ds = load_data(data["source"], data["label_column"], data["modality"], data["task"], visitor.view.config["seed"])
-    if file:
+    config = session().config(visitor.run_id, owner=visitor.owner)  # the real data path, not the shown name
+    data = config.data
+    ds = load_data(data.source, data.label_column, data.modality, data.task, config.seed)
+    if path is not None:
         from orca_engine.data import encode_inputs
-        x, truths = encode_inputs(file, ds.spec), None
+        x, truths = encode_inputs(str(path), ds.spec), None
     else:
         i = int(min(max(sample or 0, 0), len(ds.x_test) - 1))
         x, truths = ds.x_test[i:i + 1], [_readable(ds, ds.y_test[i])]
@@ -352,9 +405,20 @@ def export_run(visitor: Visitor):
         raise gr.Error(messages.NOTHING_TO_EXPORT)
     run_dir = session().run_dir(visitor.run_id, owner=visitor.owner)
     figures = write_figures(visitor, run_dir / "figures")
-    archive = session().export_zip(visitor.run_id, owner=visitor.owner)
+    _remove_download(visitor)
+    folder = Path(tempfile.mkdtemp(prefix="orca-download-"))  # run folders themselves are never served
+    visitor.download_dir = str(folder)
+    archive = session().export_zip(visitor.run_id, owner=visitor.owner, dest=folder / f"{visitor.run_id}.zip")
+    copies = [Path(shutil.copy(p, folder / p.name)) for p in figures]
     command = session().command_line(visitor.run_id, owner=visitor.owner)
-    return messages.RUN_LABEL.format(run_id=visitor.run_id), str(archive), [str(p) for p in figures], command
+    return messages.RUN_LABEL.format(run_id=visitor.run_id), str(archive), [str(p) for p in copies], command
+
+
+def _remove_download(visitor: Visitor) -> None:
+    """Delete the visitor's previous download folder (Gradio has copied what it served from it)."""
+    if visitor.download_dir:
+        shutil.rmtree(visitor.download_dir, ignore_errors=True)
+        visitor.download_dir = ""
 
 
 def write_figures(visitor: Visitor, folder: Path) -> list[Path]:
@@ -378,8 +442,9 @@ def my_runs(visitor: Visitor):
 @shows_errors
 def replay(visitor: Visitor, run_id: str | None = None, file: str | None = None):
     """Replay a recorded run (one of the visitor's, or an uploaded zip / events.jsonl) from its events."""
-    if file:
-        name, records = Path(file).name, events_from_file(Path(file))
+    path = uploaded_file(file)
+    if path is not None:
+        name, records = path.name, events_from_file(path)
     elif run_id:
         name, records = run_id, load_events(_own_run_dir(visitor, run_id))
     else:

@@ -184,6 +184,8 @@ ERROR_PREFIX = {
     "ConfigError": "A setting is out of range",
     "BackboneError": "That backbone cannot be used",
     "RunError": "That cannot be done with this run right now",
+    "UploadRefused": "That file cannot be used",
+    "LimitExceeded": "That is more than this public app allows",
 }
 ERROR_GENERIC = "Something went wrong"
 NOT_YOUR_RUN = "That run belongs to another visitor (or does not exist)."
@@ -191,6 +193,15 @@ NO_ACTIVE_RUN = "You have no run to control yet: start one in step 3."
 BAD_UPLOAD_TYPE = "Files of type '{suffix}' are not supported; upload CSV, TSV, .npy, .npz or .zip."
 UPLOAD_TOO_LARGE = "The file is {size_mb:.0f} MB; the limit here is {limit_mb} MB."
 BAD_REPLAY_FILE = "That file holds no run events; upload a run zip or its events.jsonl."
+NOT_AN_UPLOAD = "'{name}' is not a file you uploaded here; upload it with the file box first."
+UPLOAD_GONE = "'{name}' is no longer on the server; upload it again."
+OVER_LIMIT = ("{what} = {value} is over this public app's limit of {limit}, which keeps the shared machine "
+              "available to everyone; lower it, or run without limits from the command line "
+              "(`python -m orca_engine run`).")
+TOO_MANY_RUNS = ("You already have {limit} runs queued or running; this public app runs at most that many per "
+                 "visitor. Stop one (or wait for it) before starting another.")
+TIME_LIMIT_STOP = ("stopped: the public time limit of {seconds:g} s per run was reached (it keeps the shared "
+                   "machine available); shorten the run, or run it without limits from the command line.")
 
 # -- step 7: compare runs -------------------------------------------------------------------------
 COMPARE_BUTTON = "Refresh the comparison"

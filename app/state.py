@@ -145,6 +145,15 @@ class Visitor:
     last_state: str = ""
     past_runs: dict[str, str] = field(default_factory=dict)  # earlier run id -> run folder (for replay)
     projection_method: str = "pca"  # the view picked in step 3, for this run and the next ones
+    source_name: str = ""  # the uploaded file's name as the visitor knows it ("" for an example)
+    download_dir: str = ""  # the temp folder holding the visitor's latest export (replaced by the next)
+
+    def remember_past(self, run_id: str, run_dir: str, keep: int = 20) -> None:
+        """Keep `run_id` among the visitor's replayable runs (the `keep` most recent)."""
+        self.past_runs.pop(run_id, None)
+        self.past_runs[run_id] = run_dir
+        for old in list(self.past_runs)[:-keep]:
+            del self.past_runs[old]
 
     def watch(self, run_id: str) -> None:
         """Follow a (new) run from its first event."""

@@ -18,10 +18,11 @@ QUIET = {"show_progress": "hidden", **PRIVATE}
 
 
 def launch_options() -> dict[str, Any]:
-    """Keyword arguments for demo.launch(): styling, the stated upload limit, where run files live."""
+    """Keyword arguments for demo.launch(): styling and the stated upload limit. Run folders are not
+    in `allowed_paths`: their files reach a visitor only through handlers that check ownership."""
     handlers.RUNS_DIR.mkdir(parents=True, exist_ok=True)
     return {"css_paths": [ASSETS / "style.css"], "max_file_size": f"{messages.MAX_UPLOAD_MB}mb",
-            "allowed_paths": [str(handlers.RUNS_DIR.resolve())], "footer_links": ["api"]}
+            "footer_links": ["api"]}
 
 
 def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
@@ -31,7 +32,7 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
     with gr.Blocks(title=messages.TITLE) as demo:
         visitor = gr.State(None, delete_callback=handlers.visitor_left)
         visitor.value = FreshVisitor()  # after __init__, which would deep-copy it once for everyone
-        remembered = gr.BrowserState({"owner": "", "run_id": "", "projection": ""},
+        remembered = gr.BrowserState({"owner": "", "run_id": "", "projection": "", "token": ""},
                                      storage_key="orca-explorer-visitor")
         timer = gr.Timer(POLL_SECONDS, active=False)
         gr.Markdown(messages.INTRO, elem_id="intro")

@@ -9,7 +9,8 @@
         predictions.csv    test-split predictions
 
 A killed run leaves a readable folder: JSON files are replaced atomically (temp file + rename)
-and events are appended line by line and flushed.
+and events are appended line by line and flushed. The folder name ends in 96 random bits, so
+knowing when a run started and on what data is not enough to name it.
 """
 from __future__ import annotations
 
@@ -33,11 +34,15 @@ from .events import to_json_line
 
 RUN_FILES = ("config.json", "events.jsonl", "metrics.json", "model.safetensors", "model.json",
              "predictions.csv")
+FINISHED_RUN_FILES = ("config.json", "events.jsonl", "metrics.json", "model.safetensors", "model.json")
+STARTED_RUN_FILES = ("config.json", "events.jsonl")
+SERVER_ONLY_FILES = ("error.log",)  # a traceback names server paths: kept for the operator, never zipped
+TEXT_SUFFIXES = (".json", ".jsonl", ".csv", ".txt", ".html")
 
 
 def new_run_dir(runs_dir: str | Path, name: str) -> Path:
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:40] or "run"
-    path = Path(runs_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(3)}"
+    path = Path(runs_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_urlsafe(12)}"
     path.mkdir(parents=True, exist_ok=False)
     return path
 
@@ -68,23 +73,29 @@ def _jsonable(value: Any) -> Any:
 
 
 class EventLog:
-    """Append-only events.jsonl; each record is one flushed line (thread-safe)."""
+    """Append-only events.jsonl; each record is one line (thread-safe).
+
+    The file is opened for each append and closed again, so a run holds no file descriptor
+    between events: a server with thousands of finished or idle runs keeps none open. Errors
+    (a full disk) propagate to the caller, which decides what a failed write means.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")
+        self.closed = False
 
     def append(self, record: dict) -> None:
+        line = to_json_line(record)
         with self._lock:
-            if self._file.closed:
+            if self.closed:
                 return
-            self._file.write(to_json_line(record))
-            self._file.flush()
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line)
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            self.closed = True
 
 
 def load_events(run_dir: str | Path) -> list[dict]:
@@ -173,14 +184,34 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     return LoadedRun(run_dir, config, info, model)
 
 
-def export_zip(run_dir: str | Path, dest: str | Path | None = None) -> Path:
-    """Zip the run's files (config, events, metrics, model, predictions, figures) for download."""
+def missing_run_files(run_dir: str | Path, names: tuple[str, ...]) -> list[str]:
+    """Which of `names` the run folder lacks (all of them when the folder itself is gone)."""
+    return [name for name in names if not (Path(run_dir) / name).is_file()]
+
+
+def export_zip(run_dir: str | Path, dest: str | Path | None = None,
+               replace: dict[str, str] | None = None) -> Path:
+    """Zip the run's files (config, events, metrics, model, predictions, figures) for download.
+
+    `replace` maps strings to their stand-ins in the text files (e.g. the server's path of the run
+    folder -> its name), so a download does not reveal where things live on the server.
+    `error.log` stays behind (its traceback names server paths).
+    """
     run_dir = Path(run_dir)
     dest = Path(dest) if dest else run_dir.parent / f"{run_dir.name}.zip"
     tmp = dest.with_suffix(".zip.tmp")
+    pairs = sorted((replace or {}).items(), key=lambda kv: -len(kv[0]))  # longest first: /a/b before /a
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for path in sorted(run_dir.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                z.write(path, f"{run_dir.name}/{path.relative_to(run_dir)}")
+            if not path.is_file() or path.name.startswith(".") or path.name in SERVER_ONLY_FILES:
+                continue
+            name = f"{run_dir.name}/{path.relative_to(run_dir)}"
+            if pairs and path.suffix in TEXT_SUFFIXES:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                for old, new in pairs:
+                    text = text.replace(old, new)
+                z.writestr(name, text)
+            else:
+                z.write(path, name)
     os.replace(tmp, dest)
     return dest

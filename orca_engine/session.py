@@ -10,6 +10,12 @@ One worker thread per run; at most `max_active` runs compute at once, the rest w
 FIFO queue. Events are kept in memory and appended to the run's `events.jsonl`. A run's model
 stays in memory after its stages (so refinement can follow alignment, and predictions are fast)
 until released; only the `keep_models` most recent runs keep theirs.
+
+A run never holds a file open between events, and reaches a terminal state in memory even when
+its files cannot be written (a full disk): then it fails with a message saying so. `discard`
+drops a run from the table once its worker has ended (a visitor who starts a new run frees the
+old one). A public server bounds its disk with `keep_run_folders`; the folders of a present
+owner's latest runs (`keep_per_owner`) are never deleted, nor for `retain_s` after they leave.
 """
 from __future__ import annotations
 
@@ -24,7 +30,9 @@ from .config import RunConfig
 from .errors import OrcaError, RunCancelled, RunError
 from .events import (Event, RunCancelledEvent, RunFailed, RunFinished, RunStarted, StageStarted, StateChanged,
                      StepLogged)
-from .runs import EventLog, export_zip, new_run_dir, write_json
+from .events import WarningRaised
+from .runs import (FINISHED_RUN_FILES, STARTED_RUN_FILES, EventLog, export_zip, missing_run_files, new_run_dir,
+                   write_json)
 
 ACTIVE_STATES = ("queued", "running", "paused")
 
@@ -64,10 +72,18 @@ class _Run:
         self.created = time.time()
         self.stage_started = time.time()
         self.thread: threading.Thread | None = None
+        self.ended = False  # the worker thread has finished (guarded by the session's condition)
+        self.discard_when_done = False
         self.projector = None
         self.projection_method = "pca"
+        self.public_config = config  # what config.json and the command line show (the visitor's file name)
+        self.write_error = ""  # the first failed write of events.jsonl (e.g. a full disk)
+        self.stop_reason = ""  # why the session stopped it (a time limit), shown as its error
 
     def record(self, event: Event) -> None:
+        """Keep the event in memory, then append it to events.jsonl. Never raises: a failed write is
+        remembered in `write_error` (the worker then fails the run), so the error path itself can
+        always record its terminal event."""
         with self.lock:
             record = {"index": len(self.events), "time": round(time.time(), 3), **event.to_dict()}
             self.events.append(record)
@@ -76,13 +92,18 @@ class _Run:
                 self.stage_started = time.time()
             elif isinstance(event, StepLogged):
                 self.step, self.total = event.step, event.total
-        self.log.append(record)
+        try:
+            self.log.append(record)
+        except OSError as err:
+            self.write_error = self.write_error or f"{err.strerror or err}"
 
 
 class Session:
     def __init__(self, runs_dir: str | Path = "runs", max_active: int = 1, keep_models: int = 4,
                  cache_dir: str | Path | None = None, live_projection: bool = True,
-                 projection_method: str = "pca", keep_run_folders: int | None = None):
+                 projection_method: str = "pca", keep_run_folders: int | None = None,
+                 keep_per_owner: int = 3, retain_s: float = 0.0, time_limit_s: float | None = None,
+                 time_limit_message: str = "stopped: the time limit of {seconds:g} s for one run was reached"):
         self.runs_dir = Path(runs_dir)
         self.max_active = max_active
         self.keep_models = keep_models
@@ -90,6 +111,12 @@ class Session:
         self.live_projection = live_projection
         self.projection_method = projection_method  # for new runs; set_projection_method changes one run
         self.keep_run_folders = keep_run_folders  # None keeps every folder; a public server bounds its disk
+        self.keep_per_owner = keep_per_owner  # a present owner's latest run folders are never pruned
+        self.retain_s = retain_s  # ... nor for this long after the owner left (`owner_left`)
+        self.time_limit_s = time_limit_s  # wall-clock limit of one launch (None: no limit, the CLI)
+        self.time_limit_message = time_limit_message
+        self._owned: dict[str, list[Path]] = {}  # owner -> their latest run folders, oldest first
+        self._departed: dict[str, float] = {}  # owner -> when they left
         self._runs: dict[str, _Run] = {}
         self._waiting: list[str] = []  # FIFO of run ids waiting for a compute slot
         self._active = 0
@@ -97,25 +124,35 @@ class Session:
 
     # -- starting -------------------------------------------------------------------------------
     def start(self, config: RunConfig | dict, stages: Iterable[str] = ("align", "refine", "evaluate"),
-              owner: str = "", projection_method: str | None = None) -> str:
+              owner: str = "", projection_method: str | None = None, source_name: str | None = None) -> str:
         """Queue a new run; returns its id. `projection_method` ("pca" / "umap") overrides the
-        session's default view for this run's live frames."""
+        session's default view for this run's live frames. `source_name` is the data file's name
+        as the person who started the run knows it: the run's files record it instead of the
+        server's path of the file."""
         from .stages import RunContext
         config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
         stages = self._checked_stages(stages)
-        name = config.name or f"{Path(config.data.source).stem}-{config.model.backbone}"
+        public = config.with_overrides({"data.source": source_name}) if source_name else config
+        name = config.name or f"{Path(public.data.source).stem}-{config.model.backbone}"
         self._prune_run_folders()
-        run_dir = new_run_dir(self.runs_dir, name)
-        write_json(run_dir / "config.json", config.to_dict())
+        try:
+            run_dir = new_run_dir(self.runs_dir, name)
+            write_json(run_dir / "config.json", public.to_dict())
+        except OSError as err:
+            raise RunError(f"cannot create the run folder in {self.runs_dir}: {err.strerror or err}") from None
         ctx = RunContext(config=config, run_dir=run_dir, cache_dir=self.cache_dir)
         run = _Run(run_dir.name, owner, config, run_dir, ctx)
+        run.public_config = public
         run.projection_method = self.projection_method
         if projection_method is not None:
             from .projection import check_method
             run.projection_method = check_method(projection_method)
         with self._cond:
             self._runs[run.id] = run
-        run.record(RunStarted(run.id, str(run_dir), config.to_dict()))
+            self._owned.setdefault(owner, []).append(run_dir)
+            del self._owned[owner][:-self.keep_per_owner]
+            self._departed.pop(owner, None)
+        run.record(RunStarted(run.id, str(run_dir), public.to_dict()))
         self._launch(run, stages)
         return run.id
 
@@ -130,20 +167,48 @@ class Session:
         if overrides:
             config = run.config.with_overrides(overrides)
             run.config = run.ctx.config = config
-            write_json(run.run_dir / "config.json", config.to_dict())
+            run.public_config = run.public_config.with_overrides(overrides)
+            try:
+                write_json(run.run_dir / "config.json", run.public_config.to_dict())
+            except OSError as err:
+                raise RunError(f"cannot write the run's config.json: {err.strerror or err}") from None
         self._launch(run, stages)
 
     def _prune_run_folders(self) -> None:
-        """Delete the oldest run folders (and their zips) beyond `keep_run_folders`, never a live run's."""
+        """Delete the oldest run folders (and their zips) beyond `keep_run_folders`; never a live run's,
+        nor the latest `keep_per_owner` of an owner who is present or left less than `retain_s` ago
+        (so one visitor's many starts cannot push out another visitor's run)."""
         if self.keep_run_folders is None or not self.runs_dir.is_dir():
             return
         import shutil
-        live = {r.run_dir.resolve() for r in self._runs.values() if r.state in ACTIVE_STATES or r.ctx.model is not None}
+        protected = self._protected_folders()
         folders = sorted((p for p in self.runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
         for old in folders[:max(0, len(folders) - self.keep_run_folders + 1)]:
-            if old.resolve() not in live:
+            if old.resolve() not in protected:
                 shutil.rmtree(old, ignore_errors=True)
                 old.with_suffix(".zip").unlink(missing_ok=True)
+
+    def _protected_folders(self) -> set[Path]:
+        now = time.time()
+        with self._cond:
+            for owner, left in list(self._departed.items()):
+                if now - left > self.retain_s:
+                    del self._departed[owner]
+                    self._owned.pop(owner, None)
+            keep = [p for paths in self._owned.values() for p in paths]
+            keep += [r.run_dir for r in self._runs.values() if r.state in ACTIVE_STATES or r.ctx.model is not None]
+        return {p.resolve() for p in keep}
+
+    def owner_present(self, owner: str) -> None:
+        """`owner` is (back) on the page: their latest run folders are kept."""
+        with self._cond:
+            self._departed.pop(owner, None)
+
+    def owner_left(self, owner: str) -> None:
+        """`owner` closed their page: their folders may be pruned `retain_s` seconds from now."""
+        with self._cond:
+            if owner in self._owned:
+                self._departed[owner] = time.time()
 
     def _checked_stages(self, stages: Iterable[str]) -> tuple[str, ...]:
         from .stages import USER_STAGES
@@ -167,10 +232,12 @@ class Session:
             self._wait_for_slot(run)
         except RunCancelled:
             self._end(run, "cancelled", RunCancelledEvent("queued"))
+            self._worker_ended(run, held_slot=False)
             return
+        limit = self._start_time_limit(run)
         try:
             run.state = "running"
-            run.record(StateChanged("running"))
+            self._record_or_fail(run, StateChanged("running"))
             todo = stages if run.ctx.stages_done else ("prepare",) + stages
             for name in todo:
                 run.stage = name
@@ -178,7 +245,7 @@ class Session:
                     self._start_projection(run)
                 try:
                     for event in STAGES.get(name)(run.ctx):
-                        run.record(event)
+                        self._record_or_fail(run, event)
                     self._flush_projection(run)
                 finally:
                     self._stop_projection(run)
@@ -192,13 +259,33 @@ class Session:
             self._end(run, "cancelled", RunCancelledEvent(run.stage))
         except OrcaError as e:
             self._end(run, "failed", RunFailed(type(e).__name__, str(e)))
+        except OSError as e:  # a full disk, a removed folder: the run cannot go on, the server can
+            self._end(run, "failed", RunFailed("RunError", _write_failure(e.strerror or str(e))))
         except Exception as e:  # noqa: BLE001 - a bug must fail this run, never the server
-            (run.run_dir / "error.log").write_text(traceback.format_exc())
-            self._end(run, "failed", RunFailed("InternalError", f"{type(e).__name__}: {e} (details in error.log)"))
+            logged = _write_error_log(run.run_dir)
+            detail = " (details in error.log)" if logged else ""
+            self._end(run, "failed", RunFailed("InternalError", f"{type(e).__name__}: {e}{detail}"))
         finally:
-            with self._cond:
+            if limit is not None:
+                limit.cancel()
+            if run.state in ACTIVE_STATES:  # only if the error path itself broke: still end the run
+                run.state, run.error = "failed", run.error or "the run stopped unexpectedly"
+            self._worker_ended(run, held_slot=True)
+
+    def _record_or_fail(self, run: _Run, event: Event) -> None:
+        run.record(event)
+        if run.write_error:
+            raise RunError(_write_failure(run.write_error))
+
+    def _worker_ended(self, run: _Run, held_slot: bool) -> None:
+        with self._cond:
+            if held_slot:
                 self._active -= 1
-                self._cond.notify_all()
+            run.ended = True
+            discard = run.discard_when_done
+            self._cond.notify_all()
+        if discard:
+            self._drop(run)
 
     def _wait_for_slot(self, run: _Run) -> None:
         with self._cond:
@@ -215,15 +302,47 @@ class Session:
                 self._cond.wait(timeout=0.5)
 
     def _end(self, run: _Run, state: str, event: Event, keep_model: bool = False) -> None:
+        """Put the run in its terminal (or idle) state: in memory first, so nothing that fails on
+        disk here can leave it 'running'."""
+        if state in ("finished", "idle") and run.write_error:
+            state, keep_model = "failed", False
+            event = RunFailed("RunError", _write_failure(run.write_error))
         if state == "finished" and run.ctx.metrics:
-            write_json(run.run_dir / "metrics.json", run.ctx.metrics)
-        run.error = getattr(event, "message", "") if state == "failed" else ""
+            try:
+                write_json(run.run_dir / "metrics.json", run.ctx.metrics)
+            except OSError as err:
+                state, keep_model = "failed", False
+                event = RunFailed("RunError", _write_failure(err.strerror or str(err)))
+        if state == "cancelled" and run.stop_reason:
+            run.error = run.stop_reason
+        else:
+            run.error = getattr(event, "message", "") if state == "failed" else ""
         run.state = state
         run.record(event)
-        if keep_model:
-            self._evict_models(keep=run.id)
-        else:
-            run.ctx.release()
+        try:
+            if keep_model:
+                self._evict_models(keep=run.id)
+            else:
+                run.ctx.release()
+        except Exception:  # noqa: BLE001 - freeing memory must not undo the terminal state
+            pass
+
+    def _start_time_limit(self, run: _Run) -> threading.Timer | None:
+        if not self.time_limit_s:
+            return None
+        timer = threading.Timer(self.time_limit_s, self._time_out, (run,))
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _time_out(self, run: _Run) -> None:
+        """The run used its wall-clock allowance: say so in its events, then cancel it."""
+        if run.state not in ACTIVE_STATES or run.ctx.control.cancelled:
+            return
+        run.stop_reason = self.time_limit_message.format(seconds=self.time_limit_s)
+        run.record(WarningRaised(run.stage or "run", run.stop_reason))
+        run.ctx.control.cancel()
+        run.ctx.control.resume()  # a paused run must reach its next checkpoint to stop
 
     def _evict_models(self, keep: str) -> None:
         holding = [r for r in self._runs.values() if r.ctx.model is not None and r.state in ("idle", "finished")]
@@ -320,13 +439,16 @@ class Session:
         self._get(run_id, owner).ctx.control.step()
 
     def cancel(self, run_id: str, owner: str | None = None) -> None:
+        """Stop the run within one step. Always works: a run whose worker is gone is ended here."""
         run = self._get(run_id, owner)
-        if run.state == "idle":  # nothing is computing: cancelling just frees the model
-            run.state = "cancelled"
+        worker_gone = run.thread is None or not run.thread.is_alive()
+        if run.state == "idle" or (run.state in ACTIVE_STATES and worker_gone):
+            run.state = "cancelled"  # nothing is computing: cancelling just frees the model
             run.record(RunCancelledEvent(run.stage))
             run.ctx.release()
             return
         run.ctx.control.cancel()
+        run.ctx.control.resume()  # a paused run must reach its next checkpoint to stop
         with self._cond:
             self._cond.notify_all()
 
@@ -336,10 +458,32 @@ class Session:
         if run.state in ACTIVE_STATES:
             self.cancel(run_id)
             self.wait(run_id, timeout=30)
+        self._drop(run)
+
+    def discard(self, run_id: str, owner: str | None = None) -> None:
+        """Cancel the run if it is active and drop it from the table once its worker has ended,
+        without waiting here (a visitor replacing their run by a new one)."""
+        run = self._get(run_id, owner)
+        if run.state in ACTIVE_STATES or run.state == "idle":
+            self.cancel(run_id)
+        with self._cond:
+            run.discard_when_done = True
+            ended = run.ended or run.thread is None or not run.thread.is_alive()
+        if ended:
+            self._drop(run)
+
+    def _drop(self, run: _Run) -> None:
         run.ctx.release()
         run.log.close()
         with self._cond:
-            self._runs.pop(run_id, None)
+            if self._runs.get(run.id) is run:
+                del self._runs[run.id]
+
+    def active_count(self, owner: str) -> int:
+        """How many of `owner`'s runs are queued, running or paused, not counting ones being stopped."""
+        with self._cond:
+            runs = list(self._runs.values())
+        return sum(1 for r in runs if r.owner == owner and r.state in ACTIVE_STATES and not r.ctx.control.cancelled)
 
     # -- results ------------------------------------------------------------------------------
     def run_dir(self, run_id: str, owner: str | None = None) -> Path:
@@ -354,9 +498,40 @@ class Session:
         from .runs import load_run
         return load_run(run.run_dir).predict(x)
 
-    def export_zip(self, run_id: str, owner: str | None = None) -> Path:
-        return export_zip(self._get(run_id, owner).run_dir)
+    def config(self, run_id: str, owner: str | None = None) -> RunConfig:
+        """The run's config as the engine uses it (with the server's path of its data)."""
+        return self._get(run_id, owner).config
+
+    def export_zip(self, run_id: str, owner: str | None = None, dest: str | Path | None = None) -> Path:
+        """The run folder zipped, after checking it holds what its state promises (a finished run:
+        config, events, metrics, model weights and model.json). Server paths in its text files are
+        replaced by the names the person who started it knows."""
+        run = self._get(run_id, owner)
+        missing = missing_run_files(run.run_dir, FINISHED_RUN_FILES if run.state == "finished" else STARTED_RUN_FILES)
+        if missing:
+            raise RunError(f"run {run.id} cannot be exported: its folder lacks {', '.join(missing)} "
+                           "(deleted to free disk space, or never written); nothing was zipped")
+        replace = {str(run.run_dir.resolve()): run.run_dir.name, str(run.run_dir): run.run_dir.name}
+        if run.public_config.data.source != run.config.data.source:
+            replace[str(run.config.data.source)] = run.public_config.data.source
+        try:
+            return export_zip(run.run_dir, dest, replace=replace)
+        except OSError as err:
+            raise RunError(f"could not write the run zip: {err.strerror or err}") from None
 
     def command_line(self, run_id: str, owner: str | None = None) -> str:
         from .config import command_line
-        return command_line(self._get(run_id, owner).config)
+        return command_line(self._get(run_id, owner).public_config)
+
+
+def _write_failure(reason: str) -> str:
+    return f"could not write the run's files ({reason}); the run stopped. Free some disk space and start again"
+
+
+def _write_error_log(run_dir: Path) -> bool:
+    """The traceback into error.log for whoever runs the server; False when even that fails."""
+    try:
+        (run_dir / "error.log").write_text(traceback.format_exc())
+        return True
+    except OSError:
+        return False

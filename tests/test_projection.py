@@ -123,7 +123,7 @@ def umap_ready():
     """Compiles umap-learn once for this module (~25 s with a warm NUMBA_CACHE_DIR)."""
     thread = projection.warm_up_umap_in_background()
     assert projection.warm_up_umap_in_background() is thread, "warm-up must be idempotent"
-    thread.join(timeout=180)
+    thread.join()  # until ready or failed: the service times out a silent child
     assert projection.is_umap_ready(), projection.umap_unavailable_reason()
 
 

@@ -78,6 +78,29 @@ def test_a_child_that_never_gets_ready_is_stopped_after_the_timeout():
     assert "no answer within 1 s" in hanging.failure and hanging.pid() is None
 
 
+SLOW_CHILD = f"""
+import os, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from orca_engine.projection.umap_process import _write
+out = os.fdopen(os.dup(1), "wb")
+for i in range(4):  # a compile slower than the timeout, but alive
+    time.sleep(0.5)
+    _write(out, ("alive", i))
+_write(out, ("ready", os.getpid()))
+sys.stdin.read()
+"""
+
+
+def test_a_slow_start_that_keeps_saying_it_is_alive_is_waited_for():
+    slow = UmapService(max_starts=1, ready_timeout_s=1.0, command=[sys.executable, "-c", SLOW_CHILD])
+    try:
+        slow.start().join()
+        assert slow.ready(), slow.failure
+        assert slow.ready_seconds > 1.0
+    finally:
+        slow.close()
+
+
 def test_layout_before_start_says_it_is_not_ready():
     with pytest.raises(UmapUnavailable, match="not ready"):
         UmapService().layout(np.zeros((5, 3)), np.zeros((5, 2)), n_epochs=5, seed=0)
@@ -137,8 +160,10 @@ def test_umap_frames_are_computed_outside_the_calling_process():
     """
     thread = projection.warm_up_umap_in_background()
     assert thread is not None, projection.umap_unavailable_reason()
-    thread.join(timeout=300)
+    thread.join()  # ends when the child is ready or has failed (hung: no heartbeat for ready_timeout_s)
     assert projection.is_umap_ready(), projection.umap_unavailable_reason()
+    niceness = os.getpriority(os.PRIO_PROCESS, service().pid()) - os.getpriority(os.PRIO_PROCESS, 0)
+    assert niceness == min(service().nice, 19 - os.getpriority(os.PRIO_PROCESS, 0)), "reniced once compiled"
     source, target = clouds(n=80, d=8)
     projector = projection.Projector("umap", first_epochs=20)
     source_xy, target_xy = projector.project(source, target)

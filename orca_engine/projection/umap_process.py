@@ -3,9 +3,14 @@
 umap-learn's layout runs in numba code that holds the GIL for each epoch, and its JIT warm-up
 is pure Python for 15-45 s. In a thread of the training process both steal the training
 thread's interpreter time (measured: +13% alignment time at one UMAP frame a second on two
-cores, docs/BENCHMARKS.md). A child process has its own interpreter; it also runs at a lower
-CPU priority (`NICE`), so on a busy machine the kernel gives the trainer's threads the cores
-first and frames use what is left.
+cores, docs/BENCHMARKS.md). A child process has its own interpreter; once compiled it runs at
+a lower CPU priority (`NICE`), so on a busy machine the kernel gives the trainer's threads the
+cores first and frames use what is left. It compiles at normal priority (renicing only
+afterwards): a one-off compile at nice 10 on a loaded machine took many minutes.
+
+While compiling, the child says it is alive every `HEARTBEAT_S` seconds; the parent gives up
+only after `ready_timeout_s` seconds *without a sign of life*, so a slow compile on a busy
+machine is waited for and a hung child is not.
 
 One child serves every run of the process (`service()`); requests are answered one at a time,
 which is what a single-threaded UMAP layout does anyway. The child is started by
@@ -43,7 +48,8 @@ log = logging.getLogger(__name__)
 # speed (docs/BENCHMARKS.md, "Alignment slowdown").
 NICE = int(os.environ.get("ORCA_UMAP_NICE", "10"))
 MAX_STARTS = 3
-READY_TIMEOUT_S = 300.0  # a cold numba cache on a slow, busy machine
+READY_TIMEOUT_S = 60.0  # silence (no heartbeat) after which a starting child counts as hung
+HEARTBEAT_S = 2.0
 _HEADER = struct.Struct("!Q")
 
 
@@ -141,6 +147,8 @@ class UmapService:
             self._process = process
         try:
             reply = self._receive(process, self.ready_timeout_s)
+            while reply[0] == "alive":  # still compiling: wait for the next sign of life
+                reply = self._receive(process, self.ready_timeout_s)
         except (EOFError, OSError, TimeoutError) as error:
             self._fail(f"the UMAP process did not get ready: {error}", process)
             return

@@ -26,6 +26,22 @@ def tiny_options() -> dict:
 
 
 @pytest.fixture
+def upload(tmp_path, monkeypatch):
+    """upload(name, content) -> path of a file placed as Gradio places an upload (GRADIO_TEMP_DIR/<sha256>/name)."""
+    import hashlib
+    folder = tmp_path / "gradio-uploads"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(folder))
+
+    def place(name: str, content: bytes | str) -> str:
+        data = content.encode() if isinstance(content, str) else content
+        path = folder / hashlib.sha256(data).hexdigest() / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return str(path)
+    return place
+
+
+@pytest.fixture
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
@@ -84,11 +100,21 @@ class FakeSession:
     def runs(self, owner=None):
         return [s for r, s in self.statuses.items() if owner is None or self.owners[r] == owner]
 
-    def start(self, config, stages=("align", "refine", "evaluate"), owner="", projection_method=None):
+    def start(self, config, stages=("align", "refine", "evaluate"), owner="", projection_method=None,
+              source_name=None):
         run_id = f"run{len(self.statuses) + 1}"
         self.add_run(run_id, owner, [], state="queued")
         self.calls.append(("start", run_id, tuple(stages), projection_method))
         return run_id
+
+    def active_count(self, owner):
+        return sum(1 for r, s in self.statuses.items() if self.owners[r] == owner and s.state in ("queued", "running"))
+
+    def owner_present(self, owner):
+        self.calls.append(("owner_present", owner))
+
+    def owner_left(self, owner):
+        self.calls.append(("owner_left", owner))
 
     def __getattr__(self, verb):  # pause / resume / step / cancel / set_projection_method
         def act(run_id, *args, owner=None):

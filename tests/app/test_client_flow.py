@@ -1,5 +1,6 @@
 """The whole flow scripted through gradio_client against the real app, and a second visitor kept apart."""
 import time
+from pathlib import Path
 import zipfile
 
 import pytest
@@ -76,3 +77,33 @@ def test_scripted_flow_and_isolation(live_app, tiny_options, tmp_path):
     assert "digits" in note and compared["data"], note
     assert compared["data"][0][1] == 1  # one finished run in its group
     assert 0.0 <= float(compared["data"][0][3]) <= 1.0
+
+
+def raw_call(url: str, api_name: str, data: list) -> str:
+    """An API call as a hostile script sends it: the JSON as given (gradio_client would upload a local path)."""
+    import httpx
+    event = httpx.post(f"{url}gradio_api/call/{api_name}", json={"data": data}, timeout=30).json()["event_id"]
+    return httpx.get(f"{url}gradio_api/call/{api_name}/{event}", timeout=60).text
+
+
+def test_api_callers_cannot_read_server_files(live_app, tmp_path):
+    """The hostile probe: a FileData naming a server file that was never uploaded, for every file input."""
+    from gradio.utils import get_upload_folder
+    cached = Path(get_upload_folder()) / ("0" * 64) / "predictions.csv"  # in Gradio's folder, never uploaded
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text("sample,prediction\n0,secret-value\n")
+    secret = tmp_path / "secret.csv"
+    secret.write_text("api_key,label\nsk-live-123,a\n" * 20)
+    try:
+        for path in (str(secret), str(cached)):
+            probe = {"path": path, "meta": {"_type": "gradio.FileData"}}
+            for api_name, data in (("read_upload", [probe, None, "auto", "auto"]), ("replay", [None, probe]),
+                                   ("predict", [0, probe])):
+                out = raw_call(live_app, api_name, data)
+                assert "sk-live" not in out and "secret-value" not in out and "api_key" not in out, out
+                assert "event: error" in out or "not a file you uploaded" in out, out
+        # Gradio itself lets the cached file through (it is in its folder): the app's own check refuses it
+        assert "not a file you uploaded" in raw_call(live_app, "read_upload", [
+            {"path": str(cached), "meta": {"_type": "gradio.FileData"}}, None, "auto", "auto"])
+    finally:
+        cached.unlink()

@@ -23,24 +23,21 @@ def test_engine_errors_read_as_sentences():
 
 @pytest.mark.parametrize("name, content", [("rows.xyz", b"a,b\n1,2\n"), ("broken.npy", b"not numpy at all"),
                                            ("empty.csv", b"")])
-def test_bad_upload_shows_an_error_next_to_the_upload(tmp_path, name, content):
-    path = tmp_path / name
-    path.write_bytes(content)
-    status, *previews, picker = handlers.read_upload(Visitor(), str(path))
+def test_bad_upload_shows_an_error_next_to_the_upload(upload, name, content):
+    status, *previews, picker = handlers.read_upload(Visitor(), upload(name, content))
     assert "orca-error" in status and messages.ERROR_PREFIX["DataError"] in status
     assert all(p.get("visible") is False for p in previews)
 
 
-def test_csv_upload_offers_its_columns_and_guesses_the_label(tmp_path):
-    path = tmp_path / "plants.csv"
+def test_csv_upload_offers_its_columns_and_guesses_the_label(upload):
     rows = "\n".join(f"{i % 7},{i % 5 * 0.5},{'ab'[i % 2]}" for i in range(60))
-    path.write_text("height,width,species\n" + rows + "\n")
+    path = upload("plants.csv", "height,width,species\n" + rows + "\n")
     visitor = Visitor()
     status, counts, gallery, plot, table, picker = handlers.read_upload(visitor, str(path))
     assert "orca-error" not in status and "tabular" in status
     assert picker["choices"] == ["height", "width", "species"] and picker["value"] == "species"
     assert table["visible"] is True and counts["visible"] is True
-    assert visitor.data_source == str(path) and visitor.label_column == "species"
+    assert visitor.data_source == path and visitor.label_column == "species" and visitor.source_name == "plants.csv"
 
 
 def test_example_summary_states_modality_task_and_classes():
@@ -97,10 +94,11 @@ def test_poll_redraws_only_what_changed_and_stops_when_the_run_ends(fake_session
     assert last["align_pause"]["interactive"] is False
 
 
-def test_replay_reads_events_from_a_run_zip(tmp_path, fake_session):
+def test_replay_reads_events_from_a_run_zip(tmp_path, fake_session, upload):
     archive = tmp_path / "run.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("run/events.jsonl", "".join(json.dumps({"index": i, **r}) + "\n" for i, r in enumerate(ALIGN_RUN)))
+    archive = upload("run.zip", archive.read_bytes())
     visitor = Visitor()
     status, timer = handlers.replay(visitor, None, str(archive))
     assert "run.zip" in status and timer.active is True
@@ -108,11 +106,10 @@ def test_replay_reads_events_from_a_run_zip(tmp_path, fake_session):
     assert visitor.view.align_losses == [2.0]
 
 
-def test_replay_refuses_files_without_events(tmp_path):
-    junk = tmp_path / "events.jsonl"
-    junk.write_text("hello\n")
+def test_replay_refuses_files_without_events(upload):
+    junk = upload("events.jsonl", "hello\n")
     with pytest.raises(gr.Error, match=messages.BAD_REPLAY_FILE[:20]):
-        handlers.replay(Visitor(), None, str(junk))
+        handlers.replay(Visitor(), None, junk)
 
 
 def test_umap_note_says_whether_umap_is_ready_starting_or_unavailable(monkeypatch):
@@ -169,7 +166,8 @@ def test_a_closed_page_frees_its_finished_run_later_unless_a_reload_reattaches(f
         visitor = Visitor(owner="alice")
         visitor.watch(run_id)
         handlers.visitor_left(visitor)  # the page closed (a reload closes the old page too)
-    handlers.restorer([])({"owner": "alice", "run_id": "reloaded"}, Visitor())  # the reloaded page
+    alice = Visitor(owner="alice", run_id="reloaded")
+    handlers.restorer([])(handlers.remember(alice), Visitor())  # the reloaded page, with its signed note
     assert ("release", "gone") not in fake_session.calls, "not at once: a reload may still come"
     time.sleep(0.8)
     released = [run_id for verb, run_id, *_ in fake_session.calls if verb == "release"]

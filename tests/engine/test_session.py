@@ -162,3 +162,78 @@ def test_old_run_folders_are_pruned_but_never_a_live_run(tmp_path, monkeypatch):
     session.cancel(second)
     session.wait(live, timeout=5)
     session.wait(second, timeout=5)
+
+
+def test_many_starts_by_one_owner_never_delete_a_present_owners_run(tmp_path, monkeypatch):
+    monkeypatch.setitem(STAGES._items, "prepare", _prepare)
+    monkeypatch.setitem(STAGES._items, "align", _counting_stage("align", steps=1, delay=0))
+    session = Session(runs_dir=tmp_path, live_projection=False, keep_run_folders=5, keep_per_owner=1)
+    alice = session.start({"data": {"source": "digits"}}, stages=("align",), owner="alice")
+    session.wait(alice, timeout=20)
+    session.release(alice, owner="alice")  # out of memory; its folder is alice's to replay and export
+    for _ in range(30):
+        run = session.start({"data": {"source": "digits"}}, stages=("align",), owner="mallory")
+        session.wait(run, timeout=20)
+        session.discard(run, owner="mallory")
+    assert (tmp_path / alice).is_dir(), "a present visitor's run was deleted by another's starts"
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) <= 6
+    session.owner_left("alice")  # retain_s = 0: gone at the next start
+    session.start({"data": {"source": "digits"}}, stages=("align",), owner="mallory")
+    assert not (tmp_path / alice).exists()
+
+
+def test_export_says_what_a_finished_run_lacks_and_zips_no_server_paths(session, tmp_path):
+    data = tmp_path / "uploads" / "abc123" / "plants.csv"
+    run = session.start({"data": {"source": str(data)}}, stages=("align", "refine", "evaluate"),
+                        source_name="plants.csv")
+    assert session.wait(run, timeout=30).state == "finished"
+    with pytest.raises(RunError, match="model.safetensors, model.json"):
+        session.export_zip(run)
+    for name in ("model.safetensors", "model.json"):
+        (session.run_dir(run) / name).write_text("{}")
+    import zipfile
+    with zipfile.ZipFile(session.export_zip(run, dest=tmp_path / "out.zip")) as z:
+        text = "".join(z.read(n).decode(errors="replace") for n in z.namelist())
+    assert str(tmp_path) not in text and '"source": "plants.csv"' in text
+    assert "plants.csv" in session.command_line(run) and str(data) not in session.command_line(run)
+
+
+def test_a_full_disk_ends_the_run_failed_with_a_message_and_stop_still_works(session, monkeypatch):
+    import errno
+    from orca_engine import runs
+
+    def full(self, record):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    run = session.start({"data": {"source": "digits"}}, stages=("align",))
+    assert _wait_for(lambda: session.status(run).step >= 2)
+    monkeypatch.setattr(runs.EventLog, "append", full)
+    monkeypatch.setattr(runs.Path, "write_text", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    status = session.wait(run, timeout=20)
+    assert status.state == "failed" and "No space left on device" in status.error
+    assert session.events(run)[-1]["type"] == "failed"
+    session.cancel(run)  # must not raise or hang
+
+
+def test_the_time_limit_stops_a_run_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setitem(STAGES._items, "prepare", _prepare)
+    monkeypatch.setitem(STAGES._items, "align", _counting_stage("align", steps=10_000, delay=0.01))
+    session = Session(runs_dir=tmp_path, live_projection=False, time_limit_s=0.5,
+                      time_limit_message="stopped: the public time limit of {seconds:g} s")
+    run = session.start({"data": {"source": "digits"}}, stages=("align",))
+    status = session.wait(run, timeout=20)
+    assert status.state == "cancelled" and status.error == "stopped: the public time limit of 0.5 s"
+    assert any(e["type"] == "warning" and "time limit" in e["message"] for e in session.events(run))
+
+
+def test_cli_exits_2_with_a_message_when_the_disk_is_full(tmp_path, monkeypatch, capsys):
+    import errno
+    from orca_engine import cli, runs
+    monkeypatch.setitem(STAGES._items, "prepare", _prepare)
+    monkeypatch.setitem(STAGES._items, "align", _counting_stage("align", steps=3, delay=0))
+
+    def full(self, record):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(runs.EventLog, "append", full)
+    code = cli.main(["run", "--data", "digits", "--stages", "align", "--out", str(tmp_path), "--no-projection",
+                     "--quiet"])
+    assert code == 2 and "No space left on device" in capsys.readouterr().err
