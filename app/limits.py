@@ -9,7 +9,8 @@ Each limit has an environment variable with a safe public default:
 
     ORCA_PUBLIC_MAX_ALIGN_STEPS    2000   alignment steps
     ORCA_PUBLIC_MAX_EPOCHS         50     refinement epochs
-    ORCA_PUBLIC_MAX_REFINE_STEPS   20000  refinement optimiser steps (epochs x batches per epoch)
+    ORCA_PUBLIC_MAX_REFINE_STEPS   20000  refinement optimiser steps (the run's planned budget)
+    ORCA_PUBLIC_MAX_TUNE_TRIALS    20     hyperparameter trials of one tuned run
     ORCA_PUBLIC_MAX_CLASSES        100    classes in the data
     ORCA_PUBLIC_MAX_RUN_S          1800   seconds one run may compute
     ORCA_PUBLIC_MAX_LIVE_RUNS      2      runs per visitor queued or running at once (1 active + 1 queued)
@@ -42,13 +43,16 @@ class PublicLimits:
     max_classes: int = int(_env("ORCA_PUBLIC_MAX_CLASSES", 100))
     max_run_s: float = _env("ORCA_PUBLIC_MAX_RUN_S", 1800)
     max_live_runs: int = int(_env("ORCA_PUBLIC_MAX_LIVE_RUNS", 2))
+    max_tune_trials: int = int(_env("ORCA_PUBLIC_MAX_TUNE_TRIALS", 20))
 
     def check_config(self, config: RunConfig, n_train: int | None = None, n_classes: int | None = None) -> None:
         """Raise LimitExceeded naming the first limit `config` (on data of that size) goes beyond."""
-        steps_per_epoch = math.ceil(n_train * config.data.train_fraction / config.refine.batch_size) if n_train else 0
+        from orca_engine.session import planned_refine_steps
+        steps = planned_refine_steps(config, math.ceil(n_train * config.data.train_fraction)) if n_train else 0
         checks = [("align.steps", config.align.steps, self.max_align_steps),
                   ("refine.epochs", config.refine.epochs, self.max_epochs),
-                  ("refine steps (epochs × batches)", config.refine.epochs * steps_per_epoch, self.max_refine_steps),
+                  ("refine steps", steps, self.max_refine_steps),
+                  ("tune.trials", config.tune.trials, self.max_tune_trials),
                   ("classes", n_classes or 0, self.max_classes)]
         for what, value, limit in checks:
             if value > limit:

@@ -98,6 +98,12 @@ class _Run:
             self.write_error = self.write_error or f"{err.strerror or err}"
 
 
+def planned_refine_steps(config: RunConfig, n_train: int) -> int:
+    """Optimiser steps a run's refine stage will take on `n_train` training samples (its budget)."""
+    from .stages.budget import refine_budget
+    return refine_budget(config.refine, n_train, n_val=0).total_steps
+
+
 class Session:
     def __init__(self, runs_dir: str | Path = "runs", max_active: int = 1, keep_models: int = 4,
                  cache_dir: str | Path | None = None, live_projection: bool = True,
