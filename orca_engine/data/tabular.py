@@ -253,10 +253,10 @@ def _fit_column(name: str, column: pd.Series) -> dict[str, Any]:
             return _dropped(name, "empty" if values.empty else "constant: the same value in every row")
         fill = float(values.median())
         filled = numbers.fillna(fill)
-        std = float(filled.std(ddof=0))
-        _check_statistics(name, values, float(filled.mean()), std)
-        return {"name": name, "kind": "numeric", "fill": fill, "mean": float(filled.mean()),
-                "std": std if std > 1e-12 else 1.0}
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, in words
+            mean, std = float(filled.mean()), float(filled.std(ddof=0))
+        _check_statistics(name, values, mean, std)
+        return {"name": name, "kind": "numeric", "fill": fill, "mean": mean, "std": std if std > 1e-12 else 1.0}
     text = _as_text(column)
     categories = sorted(text.dropna().unique().tolist())
     if len(categories) > MAX_CATEGORIES:
