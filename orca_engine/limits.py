@@ -63,7 +63,7 @@ class Limits:
         """A DataError saying what was found, which cap it passes and how to raise that cap."""
         f = next(f for f in fields(self) if f.name == name)
         value, unit = getattr(self, name), f.metadata["unit"]
-        return DataError(f"{found}, more than the cap of {value:,} {unit} on {f.metadata['help']} "
+        return DataError(f"{found}: over the cap of {value:,} {unit} on {f.metadata['help']} "
                          f"({f.metadata['env']}); {advice + ', or ' if advice else ''}ask the admin to raise "
                          f"{f.metadata['env']} if the file is genuine")
 

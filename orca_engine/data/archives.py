@@ -13,7 +13,7 @@ import io
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ..errors import DataError
 from ..limits import Limits, human_bytes
@@ -43,22 +43,21 @@ class BoundedZip:
     def namelist(self) -> list[str]:
         return self.archive.namelist()
 
-    def read(self, name: str, limit: int | None = None) -> bytes:
+    def read(self, name: str, limit: EntryLimit | None = None) -> bytes:
         """The entry's bytes, counted against the budget (and `limit`, when given)."""
         with self.open(name, limit) as stream:
             return stream.read()
 
-    def open(self, name: str, limit: int | None = None) -> "CountedStream":
+    def open(self, name: str, limit: EntryLimit | None = None) -> "CountedStream":
         """A stream over the entry that refuses to produce more than the budget left (or `limit`)."""
         info = self.archive.getinfo(name)
-        allowed = self.budget - self.used if limit is None else min(limit, self.budget - self.used)
-        if info.file_size > allowed:
-            raise self._too_big(name, info.file_size, declared=True)
+        self.check_size(name, info.file_size, limit, "declares")
+        self.check_total(name, self.used + info.file_size, "declares")
         try:
             raw = self.archive.open(info)
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as e:
             raise corrupt(self.path, e, self.kind) from None
-        return CountedStream(raw, self, name, allowed)
+        return CountedStream(raw, self, name, limit)
 
     def recount(self) -> None:
         """Start the budget afresh for a second pass over entries the first pass already counted."""
@@ -72,19 +71,33 @@ class BoundedZip:
             raise self.caps.refuse("max_decompressed_mb", f"{self.path.name} declares {human_bytes(declared)} "
                                    f"of content", "split the archive or shrink the files in it")
 
-    def _too_big(self, name: str, size: int, declared: bool) -> DataError:
-        what = "declares" if declared else "inflates to at least"
-        return self.caps.refuse("max_decompressed_mb", f"entry {name!r} of {self.path.name} {what} "
-                                f"{human_bytes(self.used + size)} with the entries read before it",
-                                "split the archive or shrink the files in it")
+    def check_size(self, name: str, size: int, limit: EntryLimit | None, what: str) -> None:
+        """One entry against the caller's bound for its kind (an image, an array)."""
+        if limit is not None and size > limit.nbytes:
+            raise self.caps.refuse(limit.cap, f"entry {name!r} of {self.path.name} {what} {human_bytes(size)} "
+                                   f"although {limit.why} {human_bytes(limit.nbytes)}")
+
+    def check_total(self, name: str, total: int, what: str) -> None:
+        """Everything inflated so far (with this entry) against the archive's budget."""
+        if total > self.budget:
+            raise self.caps.refuse("max_decompressed_mb", f"entry {name!r} of {self.path.name} {what} "
+                                   f"{human_bytes(total)} together with the entries read before it",
+                                   "split the archive or shrink the files in it")
+
+
+class EntryLimit(NamedTuple):
+    """A bound for one kind of entry, tighter than the archive's budget, and the cap it derives from."""
+    nbytes: int
+    cap: str  # a Limits field, named in the refusal
+    why: str  # what the bound is, read before the size: "an image file within the pixel cap needs at most"
 
 
 class CountedStream(io.RawIOBase):
-    """Reads from a zip entry, counting inflated bytes and refusing past `allowed`."""
+    """Reads from a zip entry, counting inflated bytes and refusing past its limit or the budget."""
 
-    def __init__(self, raw: BinaryIO, owner: BoundedZip, name: str, allowed: int):
+    def __init__(self, raw: BinaryIO, owner: BoundedZip, name: str, limit: EntryLimit | None):
         super().__init__()
-        self.raw, self.owner, self.name, self.allowed, self.count = raw, owner, name, allowed, 0
+        self.raw, self.owner, self.name, self.limit, self.count = raw, owner, name, limit, 0
 
     def readable(self) -> bool:
         return True
@@ -114,8 +127,8 @@ class CountedStream(io.RawIOBase):
             raise corrupt(self.owner.path, e, self.owner.kind) from None
         self.count += len(data)
         self.owner.used += len(data)
-        if self.count > self.allowed:
-            raise self.owner._too_big(self.name, self.count, declared=False)
+        self.owner.check_size(self.name, self.count, self.limit, "inflates to at least")
+        self.owner.check_total(self.name, self.owner.used, "inflates to")
         return data
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """`.npy` / `.npz` arrays: safe loading, the input layout (modality) and per-channel scaling.
 
 Arrays are never unpickled (`allow_pickle=False`): a file holding Python objects is refused with a
-message saying how to save plain numbers instead. The layout turns whatever the file held into the
+message saying how to save plain numbers instead. Nothing is allocated before each header's shape
+and dtype pass the caps in `orca_engine.limits` (ORCA_MAX_ARRAY_MB). The layout turns whatever the file held into the
 engine's convention, (N, C, L) sequences, (N, C, H, W) images or (N, F) rows, and is kept in the
 spec so `predict` reshapes new files the same way.
 """
@@ -114,7 +115,8 @@ def _member_header(archive: archives.BoundedZip, member: str, path: Path, caps: 
 
 
 def _read_member(archive: archives.BoundedZip, member: str, header: ArrayHeader, path: Path) -> np.ndarray:
-    with archive.open(member, limit=header.offset + header.nbytes) as stream:
+    limit = archives.EntryLimit(header.offset + header.nbytes, "max_array_mb", "its array header declares")
+    with archive.open(member, limit) as stream:
         try:
             return np.lib.format.read_array(stream, allow_pickle=False)
         except DataError:

@@ -3,6 +3,10 @@
 All images of a dataset share one size and one colour mode: the most common size (capped at
 MAX_SIDE so a 224-px body is the largest thing needed), grayscale unless any image has colour.
 Both choices go into the spec so a new image is prepared the same way.
+
+Hostile files stay cheap: the zip is read under a decompression budget (see archives), each
+image's width x height is checked from its header before its pixels are allocated
+(ORCA_MAX_IMAGE_PIXELS), and Pillow's own bomb guard becomes the same clean DataError.
 """
 from __future__ import annotations
 
@@ -110,9 +114,10 @@ def _decoding(entry: str, caps: Limits) -> Iterator[None]:
                         f"remove it or re-save it as PNG or JPEG") from None
 
 
-def _entry_limit(caps: Limits) -> int:
+def _entry_limit(caps: Limits) -> archives.EntryLimit:
     """Bytes one image file may inflate to: its largest legal raw pixels (8 bytes a pixel) and a margin."""
-    return caps.max_image_pixels * 8 + MB
+    return archives.EntryLimit(caps.max_image_pixels * 8 + MB, "max_image_pixels",
+                               "an image file within the pixel cap needs at most")
 
 
 def _check_stack(n: int, spec: dict[str, Any], name: str, caps: Limits) -> None:

@@ -4,6 +4,10 @@ Each feature column becomes numbers the model can take as tokens: numeric column
 and standardised, text columns one-hot encoded (a missing value is its own category). Everything
 is fitted on the training rows only and written to a JSON-able column spec, so a new file for
 `predict` is encoded exactly like training.
+
+Reading is bounded and explained: files over ORCA_MAX_CSV_MB are refused unread, rows are parsed
+in chunks and cut at data.max_samples, and text that is not a UTF-8 table (UTF-16, Latin-1, NUL
+bytes, prose, ragged rows) gets a message saying what it is and how to re-save it.
 """
 from __future__ import annotations
 

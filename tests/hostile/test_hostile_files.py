@@ -102,6 +102,8 @@ CASES = [
     Case("zip bomb 3 GiB", lambda p: zip_bomb(p / "d.zip"), "ORCA_MAX_DECOMPRESSED_MB", cli=True),
     Case("zip bomb, header lies (declares 1 MiB)", lambda p: zip_bomb(p / "d.zip", declared=MiB),
          "cannot decode image", cli=True),
+    Case("image entry bigger than any image within the pixel cap", lambda p: zip_bomb(p / "d.zip", size=2 * MiB),
+         "an image file within the pixel cap needs at most", env={"ORCA_MAX_IMAGE_PIXELS": "1000"}),
     Case("zip with too many entries", _many_entries, "ORCA_MAX_ZIP_ENTRIES", env={"ORCA_MAX_ZIP_ENTRIES": "20"}),
     Case("png 20000x20000", lambda p: _pngs(p, 20000, 2), "ORCA_MAX_IMAGE_PIXELS", cli=True),
     Case("eight 9000x9000 pngs", lambda p: _pngs(p, 9000, 8), "ORCA_MAX_IMAGE_PIXELS"),
@@ -184,7 +186,7 @@ def test_plain_npy_is_memory_mapped(tmp_path: Path):
 def test_lowering_a_cap_by_environment_refuses_an_ordinary_file(tmp_path: Path, monkeypatch):
     np.savez(tmp_path / "d.npz", x=np.zeros((100, 2600)), y=np.arange(100) % 2)  # 2 MiB of float64
     monkeypatch.setenv("ORCA_MAX_ARRAY_MB", "1")
-    with pytest.raises(DataError, match=r"2\.0 MiB of array data, more than the cap of 1 MB .*ORCA_MAX_ARRAY_MB"):
+    with pytest.raises(DataError, match=r"2\.0 MiB of array data: over the cap of 1 MB .*ORCA_MAX_ARRAY_MB"):
         load_arrays(tmp_path / "d.npz")
     monkeypatch.setenv("ORCA_MAX_ARRAY_MB", "0")
     with pytest.raises(ConfigError, match="ORCA_MAX_ARRAY_MB = '0'"):
