@@ -147,16 +147,15 @@ def result_context(metrics: dict) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
+    from .csv_out import csv_text
     from .data import encode_inputs
-    from .runs import load_run
+    from .runs import load_run, write_atomic
     run = load_run(args.run_dir)
     x = encode_inputs(args.data, run.data_spec)
     outputs = run.predict(x)
     out = Path(args.out) if args.out else Path(args.run_dir) / f"predictions-{Path(args.data).stem}.csv"
     header, rows = prediction_table(outputs, run.build_info)
-    np.savetxt(out, rows, delimiter=",", header=",".join(header), comments="", fmt="%s")
+    write_atomic(out, csv_text(header, rows))  # quoted and formula-escaped: class names are user text
     print(out)
     return 0
 

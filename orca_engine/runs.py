@@ -114,9 +114,15 @@ def load_events(run_dir: str | Path) -> list[dict]:
 
 def read_json(path: str | Path) -> dict:
     try:
-        return json.loads(Path(path).read_text())
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunError(f"{path} is missing; the run did not get that far (see its events.jsonl)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError(f"{path} is damaged ({str(e).splitlines()[0]}); it was truncated or edited by hand: restore "
+                       f"it from the run's exported zip, or start a new run") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path} holds a {type(value).__name__}, not a JSON object; restore it or start a new run")
+    return value
 
 
 # -- model save / rebuild ----------------------------------------------------------------------
@@ -164,24 +170,49 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
-    from safetensors.torch import load_file
-
+    """Rebuild a finished run; RunError (never a raw traceback) for a missing, damaged or edited folder."""
     from .model import build_model
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"run folder {run_dir} does not exist")
     config = RunConfig.from_dict(read_json(run_dir / "config.json"))
     info = read_json(run_dir / "model.json")
-    if not (run_dir / "model.safetensors").exists():
+    weights = run_dir / "model.safetensors"
+    if not weights.exists():
         raise RunError(f"{run_dir} has no model.safetensors; the run did not finish refining")
-    model = build_model(modality=info["modality"], task=info["task"], input_shape=tuple(info["input_shape"]),
-                        output_shape=tuple(info["output_shape"]), num_outputs=info["num_outputs"],
-                        backbone_name=config.model.backbone, model_cfg=config.model, pretrained=False,
-                        device=device)
-    state = load_file(str(run_dir / "model.safetensors"), device=device)
-    model.load_state_dict(state)
+    try:
+        model = build_model(modality=info["modality"], task=info["task"], input_shape=tuple(info["input_shape"]),
+                            output_shape=tuple(info["output_shape"]), num_outputs=info["num_outputs"],
+                            backbone_name=config.model.backbone, model_cfg=config.model, pretrained=False,
+                            device=device)
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunError(f"{run_dir / 'model.json'} cannot rebuild the model ({type(e).__name__}: {e}); it is "
+                       f"incomplete or was edited: restore it, or start a new run") from None
+    _load_weights(model, _read_weights(weights, device), run_dir)
     model.eval()
     return LoadedRun(run_dir, config, info, model)
+
+
+def _load_weights(model, state: dict, run_dir: Path) -> None:
+    """Weights into the rebuilt model; RunError when they no longer fit (config.json edited after the run)."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = next((line for line in lines if "mismatch" in line or "Missing" in line), lines[-1] if lines else "")
+        raise RunError(f"the weights in {run_dir / 'model.safetensors'} do not fit the model that config.json and "
+                       f"model.json describe ({detail[:200]}); were they edited after the run? Restore them from the "
+                       f"run's exported zip, or start a new run") from None
+
+
+def _read_weights(path: Path, device: str):
+    """The saved state dict; RunError for a damaged file (safetensors raises its own error type)."""
+    from safetensors.torch import load_file
+    try:
+        return load_file(str(path), device=device)
+    except Exception as e:  # noqa: BLE001: SafetensorError derives from Exception only
+        raise RunError(f"{path} is damaged ({str(e).splitlines()[0]}); the run was killed while saving or the "
+                       f"file was truncated: restore it from the run's exported zip, or start a new run") from None
 
 
 def missing_run_files(run_dir: str | Path, names: tuple[str, ...]) -> list[str]:

@@ -1,57 +1,140 @@
 """`.npy` / `.npz` arrays: safe loading, the input layout (modality) and per-channel scaling.
 
 Arrays are never unpickled (`allow_pickle=False`): a file holding Python objects is refused with a
-message saying how to save plain numbers instead. The layout turns whatever the file held into the
+message saying how to save plain numbers instead. Nothing is allocated before each header's shape
+and dtype pass the caps in `orca_engine.limits` (ORCA_MAX_ARRAY_MB). The layout turns whatever the file held into the
 engine's convention, (N, C, L) sequences, (N, C, H, W) images or (N, F) rows, and is kept in the
 spec so `predict` reshapes new files the same way.
 """
 from __future__ import annotations
 
-import zipfile
+import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ..errors import DataError
+from ..limits import Limits, human_bytes, limits
+from . import archives
 
 X_KEYS = ("x", "X", "inputs", "data")
 Y_KEYS = ("y", "Y", "labels", "targets")
 SPLIT_ALIASES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 MIN_LENGTH = 2  # a sequence the 1-D embedder can cut into at least one token
 MIN_SIDE = 4  # smallest image side a 2-D embedder patches sensibly
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 _IMAGE_LIKE_SIDE = 8  # (N, A, B) with both sides >= 8 and a square-ish aspect reads as images
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array in a .npy ({"x": array}) or .npz file, refusing pickled object arrays."""
+    """Every array in a .npy ({"x": array}) or .npz file, refusing pickled object arrays.
+
+    Each array's header (shape, dtype) is read and checked against the caps before any data is
+    allocated, so a header declaring 64 TiB costs nothing; .npz members are inflated through a
+    counted stream, and a .npy file is memory-mapped rather than read.
+    """
+    caps = limits()
+    if path.suffix.lower() == ".npy":
+        return {"x": _load_npy(path, caps)}
+    with archives.BoundedZip(path, caps, archives.NPZ_KIND) as archive:
+        members = [n for n in archive.namelist() if n.endswith(".npy")]
+        headers = {n: _member_header(archive, n, path, caps) for n in members}
+        _check_declared(sum(h.nbytes for h in headers.values()), path, caps)
+        return {n[:-len(".npy")]: _read_member(archive, n, headers[n], path) for n in members}
+
+
+@dataclass(frozen=True)
+class ArrayHeader:
+    """What a .npy header declares, before any data is read."""
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    offset: int  # bytes of magic + header, where the data starts
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize  # Python ints: a 2**60-element shape cannot overflow
+
+
+def read_header(f: BinaryIO, name: str, key: str) -> ArrayHeader:
+    """The header of one .npy stream (object dtypes included: callers refuse them); DataError for
+    non-NumPy data or a damaged header."""
     try:
-        if path.suffix.lower() == ".npy":
-            return {"x": _checked_load(lambda: np.load(path, allow_pickle=False), path, "x")}
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: _checked_load(lambda: archive[key], path, key) for key in archive.files}
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"format version {version} is not supported")
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
     except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"file not found: {path}; check the path") from None
-    except ValueError:  # numpy takes anything that is not .npy/.npz for a pickle, which we refuse
-        raise DataError(f"cannot read {path.name}: it is not NumPy {path.suffix} data (reading it would need "
-                        f"unpickling, which is refused for safety); save arrays with np.save / np.savez") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"cannot read {path.name} as a NumPy {path.suffix} file ({e}); save it with "
-                        f"np.save / np.savez") from None
-
-
-def _checked_load(read: Callable[[], np.ndarray], path: Path, key: str) -> np.ndarray:
-    try:
-        return read()
+        raise  # the archive's own refusal (a cap, damage), already in the user's terms
     except ValueError as e:
-        if "pickle" not in str(e).lower():
-            raise DataError(f"cannot read array {key!r} from {path.name}: {e}") from None
-        raise DataError(f"array {key!r} in {path.name} holds Python objects (dtype=object), usually a ragged "
+        what = f"array {key!r} in {name}" if key else name
+        raise DataError(f"cannot read {what}: it is not NumPy .npy data ({str(e).splitlines()[0]}); reading it "
+                        f"any other way would need unpickling, which is refused for safety. Save arrays with "
+                        f"np.save / np.savez") from None
+    return ArrayHeader(tuple(int(s) for s in shape), dtype, f.tell())
+
+
+def _refuse_objects(header: ArrayHeader, name: str, key: str) -> None:
+    """Object arrays are pickles: never load one, whatever it claims to hold."""
+    if header.dtype.hasobject:
+        raise DataError(f"array {key!r} in {name} holds Python objects (dtype=object), usually a ragged "
                         f"list of samples with different lengths; loading it would need unpickling, which is "
                         f"refused for safety. Pad or crop samples to one shape and save plain numbers, e.g. "
-                        f"np.save(path, np.asarray(x, dtype=np.float32))") from None
+                        f"np.save(path, np.asarray(x, dtype=np.float32))")
+
+
+def _load_npy(path: Path, caps: Limits) -> np.ndarray:
+    try:
+        with open(path, "rb") as f:
+            header = read_header(f, path.name, "x")
+    except FileNotFoundError:
+        raise DataError(f"file not found: {path}; check the path") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror}; check the path") from None
+    _refuse_objects(header, path.name, "x")
+    _check_declared(header.nbytes, path, caps)
+    if path.stat().st_size < header.offset + header.nbytes:
+        raise _truncated(path.name, "x", header)
+    if header.nbytes == 0:
+        return np.zeros(header.shape, header.dtype)
+    return np.load(path, mmap_mode="r", allow_pickle=False)  # pages are read as used, not all at once
+
+
+def _member_header(archive: archives.BoundedZip, member: str, path: Path, caps: Limits) -> ArrayHeader:
+    key = member[:-len(".npy")]
+    with archive.open(member) as stream:
+        header = read_header(stream, path.name, key)
+        archive.used -= stream.count  # the header is read again with the data: count it once
+    _refuse_objects(header, path.name, key)
+    _check_declared(header.nbytes, path, caps)
+    if archive.archive.getinfo(member).file_size < header.offset + header.nbytes:
+        raise _truncated(path.name, key, header)
+    return header
+
+
+def _read_member(archive: archives.BoundedZip, member: str, header: ArrayHeader, path: Path) -> np.ndarray:
+    limit = archives.EntryLimit(header.offset + header.nbytes, "max_array_mb", "its array header declares")
+    with archive.open(member, limit) as stream:
+        try:
+            return np.lib.format.read_array(stream, allow_pickle=False)
+        except DataError:
+            raise
+        except (ValueError, EOFError):
+            raise _truncated(path.name, member[:-len(".npy")], header) from None
+
+
+def _check_declared(nbytes: int, path: Path, caps: Limits) -> None:
+    if nbytes > caps.bytes_of("max_array_mb"):
+        raise caps.refuse("max_array_mb", f"{path.name} declares {human_bytes(nbytes)} of array data",
+                          "use fewer samples (data.max_samples) or a smaller dtype such as float32")
+
+
+def _truncated(name: str, key: str, header: ArrayHeader) -> DataError:
+    return DataError(f"array {key!r} in {name} is truncated: its header declares shape {header.shape} of "
+                     f"{header.dtype} ({human_bytes(header.nbytes)}) but the file holds less; save it again "
+                     f"with np.save / np.savez")
 
 
 def pick_arrays(arrays: dict[str, np.ndarray], name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -96,7 +179,21 @@ def check_inputs(x: np.ndarray, what: str = "x") -> np.ndarray:
             first = int(np.argwhere(bad)[0][0])
             raise DataError(f"{what} has {int(bad.sum())} NaN or infinite values (first in sample {first}); "
                             f"remove those samples or fill the gaps before loading")
+        _check_float32_range(x, what)
     return x
+
+
+def _check_float32_range(x: np.ndarray, what: str) -> None:
+    """Finite float64 values beyond float32's range become inf in the model (which computes in float32),
+    and the loss then turns NaN far from the cause: say so here, naming the sample."""
+    if x.dtype.itemsize <= 4 or x.size == 0:
+        return
+    peak = max(float(x.max()), -float(x.min()))
+    if peak > FLOAT32_MAX:
+        first = int(np.argwhere(np.abs(x) > FLOAT32_MAX)[0][0])
+        raise DataError(f"{what} has values as large as {peak:.3g} (first in sample {first}); the model computes "
+                        f"in float32, whose largest value is {FLOAT32_MAX:.3g}, so they would overflow to "
+                        f"infinity. Rescale the inputs (divide by a constant, or take a log) before saving")
 
 
 def check_lengths(x: np.ndarray, y: np.ndarray, where: str = "") -> None:

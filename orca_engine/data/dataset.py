@@ -14,6 +14,8 @@ import numpy as np
 from ..errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
+MIN_TRAIN_PER_CLASS = 2  # class-conditional alignment (OTDD) needs two samples of a class to see its spread
+_LISTED = 10  # classes named in a message; a thousand would bury the advice
 
 
 @dataclass
@@ -96,13 +98,14 @@ def class_split_counts(n: int, val_fraction: float, test_fraction: float) -> tup
     return n - n_test - n_val, n_val, n_test
 
 
-def min_samples_per_group(val_fraction: float, test_fraction: float) -> int:
-    """Fewest samples a group (a class, or the whole set) needs for one in each split."""
+def min_samples_per_group(val_fraction: float, test_fraction: float, min_train: int = 1) -> int:
+    """Fewest samples a group (a class, or the whole set) needs for one in val and test and
+    `min_train` in train."""
     if val_fraction + test_fraction >= 0.95:  # RunConfig refuses this too; guard direct callers
         raise ConfigError(f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:g} leaves "
                           f"nothing to train on; keep their sum below 0.8")
     n = 3
-    while class_split_counts(n, val_fraction, test_fraction)[0] < 1:
+    while class_split_counts(n, val_fraction, test_fraction)[0] < min_train:
         n += 1
     return n
 
@@ -169,11 +172,14 @@ def _check_group_sizes(n: int, val_fraction: float, test_fraction: float,
         raise DataError(f"only {n} samples; a train/validation/test split needs at least {need}: add samples")
     if strata is None:
         return
+    need = min_samples_per_group(val_fraction, test_fraction, MIN_TRAIN_PER_CLASS)
     counts = np.bincount(strata)
     small = [(i, c) for i, c in enumerate(counts) if 0 < c < need]
     if small:
         names = class_names or [str(i) for i in range(len(counts))]
-        listed = ", ".join(f"'{names[i]}' has {c}" for i, c in small)
-        raise DataError(f"too few samples in some classes for a stratified train/validation/test split: {listed}; "
-                        f"each class needs at least {need}. Add samples, merge or remove these classes, "
-                        f"or lower data.val_fraction / data.test_fraction")
+        listed = ", ".join(f"'{names[i]}' has {c}" for i, c in small[:_LISTED])
+        more = f" (and {len(small) - _LISTED} more of the {len(counts)} classes)" if len(small) > _LISTED else ""
+        raise DataError(f"too few samples in some classes for a stratified train/validation/test split: {listed}"
+                        f"{more}; each class needs at least {need} ({MIN_TRAIN_PER_CLASS}+ to train on, the rest "
+                        f"for validation and test). Add samples, merge rare classes (e.g. into 'other') or remove "
+                        f"them, or lower data.val_fraction / data.test_fraction")

@@ -3,25 +3,33 @@
 All images of a dataset share one size and one colour mode: the most common size (capped at
 MAX_SIDE so a 224-px body is the largest thing needed), grayscale unless any image has colour.
 Both choices go into the spec so a new image is prepared the same way.
+
+Hostile files stay cheap: the zip is read under a decompression budget (see archives), each
+image's width x height is checked from its header before its pixels are allocated
+(ORCA_MAX_IMAGE_PIXELS), and Pillow's own bomb guard becomes the same clean DataError.
 """
 from __future__ import annotations
 
 import io
-import zipfile
+import warnings
 from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from ..errors import DataError
+from ..limits import MB, Limits, human_bytes, limits
+from . import archives
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_SIDE = 224
 _GRAY_MODES = ("1", "L", "I", "I;16", "F")
 
 
-def image_entries(archive: zipfile.ZipFile) -> list[str]:
+def image_entries(archive: archives.BoundedZip) -> list[str]:
     """Image files in the archive, skipping macOS metadata and hidden files, in a stable order."""
     names = []
     for name in archive.namelist():
@@ -38,25 +46,87 @@ def class_of(entry: str) -> str:
     return PurePosixPath(entry).parent.name
 
 
-def open_zip(path: Path) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise DataError(f"file not found: {path}; check the path") from None
-    except (zipfile.BadZipFile, OSError) as e:
-        raise DataError(f"cannot open {path.name} as a zip archive ({e}); zip a folder that holds one "
-                        f"sub-folder of images per class") from None
+def open_zip(path: Path) -> archives.BoundedZip:
+    """The archive, read under the decompression caps (see orca_engine.limits)."""
+    return archives.BoundedZip(path, limits())
 
 
 def read_class_folders(path: Path, max_samples: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any], list[str]]:
-    """(images uint8 (N, H, W, C), class names (N,), image spec, notes) from a zip of class folders."""
+    """(images uint8 (N, H, W, C), class names (N,), image spec, notes) from a zip of class folders.
+
+    Two passes keep memory to one decoded image at a time: headers first (size and mode, checked
+    against ORCA_MAX_IMAGE_PIXELS) to fit the common spec, then each image is decoded and shrunk
+    to that spec at once. The second pass re-reads entries the first already counted.
+    """
+    caps = limits()
     with open_zip(path) as archive:
         entries = image_entries(archive)
         _check_entries(entries, path.name, max_samples)
-        images = [_decode(archive.read(e), e) for e in entries]
-    spec, notes = fit_image_spec(images)
-    x = np.stack([_conform(img, spec) for img in images])
+        headers = [read_header(archive.read(e, _entry_limit(caps)), e, caps) for e in entries]
+        spec, notes = fit_image_spec(headers)
+        _check_stack(len(entries), spec, path.name, caps)
+        archive.recount()
+        x = np.stack([_conform(_decode(archive.read(e, _entry_limit(caps)), e, caps), spec) for e in entries])
     return x, np.array([class_of(e) for e in entries]), spec, notes
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """Size and mode of an image, read without decoding its pixels."""
+    size: tuple[int, int]  # (width, height), as PIL gives it
+    mode: str
+
+
+def read_header(data: bytes, entry: str, caps: Limits) -> ImageHeader:
+    """An image's size and mode from its header; DataError past ORCA_MAX_IMAGE_PIXELS or for non-images."""
+    from PIL import Image  # lazy: only image sources need Pillow
+    with _decoding(entry, caps):
+        image = Image.open(io.BytesIO(data))  # lazy: reads the header, not the pixels
+        header = ImageHeader(image.size, image.mode)
+    _check_pixels(header.size, entry, caps)
+    return header
+
+
+def _check_pixels(size: tuple[int, int], entry: str, caps: Limits) -> None:
+    width, height = size
+    if width * height > caps.max_image_pixels:
+        raise caps.refuse("max_image_pixels", f"image {entry!r} is {width}x{height} = {width * height:,} pixels",
+                          f"downsize it (images are shrunk to at most {MAX_SIDE} px a side anyway)")
+
+
+@contextmanager
+def _decoding(entry: str, caps: Limits) -> Iterator[None]:
+    """Pillow's own failures, bomb guards included, as DataErrors naming the image and the fix."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise caps.refuse("max_image_pixels", f"image {entry!r} declares more pixels than Pillow decodes safely",
+                          "downsize it") from None
+    except UnidentifiedImageError:
+        raise DataError(f"cannot decode image {entry!r}: not PNG or JPEG data; remove it or re-save it") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise DataError(f"cannot decode image {entry!r} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                        f"remove it or re-save it as PNG or JPEG") from None
+
+
+def _entry_limit(caps: Limits) -> archives.EntryLimit:
+    """Bytes one image file may inflate to: its largest legal raw pixels (8 bytes a pixel) and a margin."""
+    return archives.EntryLimit(caps.max_image_pixels * 8 + MB, "max_image_pixels",
+                               "an image file within the pixel cap needs at most")
+
+
+def _check_stack(n: int, spec: dict[str, Any], name: str, caps: Limits) -> None:
+    """The float32 (N, C, H, W) stack the engine will hold, checked before any image is decoded."""
+    channels = 1 if spec["mode"] == "L" else 3
+    nbytes = n * channels * spec["width"] * spec["height"] * 4
+    if nbytes > caps.bytes_of("max_array_mb"):
+        raise caps.refuse("max_array_mb", f"{n} images of {spec['width']}x{spec['height']}x{channels} in {name} "
+                          f"make {human_bytes(nbytes)} of inputs", "use fewer or smaller images")
 
 
 def _check_entries(entries: list[str], name: str, max_samples: int) -> None:
@@ -92,15 +162,13 @@ def fit_image_spec(images: list) -> tuple[dict[str, Any], list[str]]:
     return {"mode": mode, "width": width, "height": height}, notes
 
 
-def _decode(data: bytes, entry: str):
-    from PIL import Image, UnidentifiedImageError  # lazy: only image sources need Pillow
-    try:
+def _decode(data: bytes, entry: str, caps: Limits):
+    """The decoded image, its size checked against the cap before pixels are allocated."""
+    from PIL import Image
+    with _decoding(entry, caps):
         image = Image.open(io.BytesIO(data))
+        _check_pixels(image.size, entry, caps)
         image.load()
-    except UnidentifiedImageError:
-        raise DataError(f"cannot decode image {entry!r}: not PNG or JPEG data; remove it or re-save it") from None
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot decode image {entry!r} ({e}); remove it or re-save it as PNG or JPEG") from None
     return image
 
 
@@ -121,16 +189,17 @@ def to_channels_first(images: np.ndarray) -> np.ndarray:
 
 def read_images_for_predict(path: Path, spec: dict[str, Any]) -> np.ndarray:
     """A single image file or a zip of images (any folders) as float32 (N, C, H, W) in [0, 1]."""
+    caps = limits()
     if path.suffix.lower() in IMAGE_SUFFIXES:
         try:
             data = path.read_bytes()
         except OSError as e:
             raise DataError(f"cannot read {path}: {e.strerror}; check the path") from None
-        images = [_decode(data, path.name)]
-    else:
-        with open_zip(path) as archive:
-            entries = image_entries(archive)
-            if not entries:
-                raise DataError(f"{path.name} holds no {'/'.join(IMAGE_SUFFIXES)} images")
-            images = [_decode(archive.read(e), e) for e in entries]
-    return to_channels_first(np.stack([_conform(img, spec) for img in images]))
+        return to_channels_first(_conform(_decode(data, path.name, caps), spec)[None])
+    with open_zip(path) as archive:
+        entries = image_entries(archive)
+        if not entries:
+            raise DataError(f"{path.name} holds no {'/'.join(IMAGE_SUFFIXES)} images")
+        _check_stack(len(entries), spec, path.name, caps)
+        pixels = np.stack([_conform(_decode(archive.read(e, _entry_limit(caps)), e, caps), spec) for e in entries])
+    return to_channels_first(pixels)

@@ -5,15 +5,13 @@ rather than decoded. Guesses (label column, modality, task) are hints for the fo
 """
 from __future__ import annotations
 
-import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import DataError
-from . import arrays, images, tabular
+from ..limits import limits
+from . import archives, arrays, images, tabular
 from .tasks import infer_task
 
 _KINDS = {".csv": "csv", ".tsv": "tsv", ".txt": "txt", ".npy": "npy", ".npz": "npz", ".zip": "zip"}
@@ -72,22 +70,20 @@ def _inspect_arrays(path: Path) -> dict[str, Any]:
 
 def _array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
     """{name: (shape, dtype)} read from .npy headers only; object (pickled) arrays show dtype 'object'."""
-    try:
-        if path.suffix.lower() == ".npy":
-            with open(path, "rb") as f:
-                return {"x": _read_header(f)}
-        with zipfile.ZipFile(path) as archive:
-            return {Path(n).stem: _read_header(archive.open(n)) for n in archive.namelist() if n.endswith(".npy")}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise DataError(f"cannot read {path.name} as a NumPy {path.suffix} file ({e}); save it with "
-                        f"np.save / np.savez") from None
+    if path.suffix.lower() == ".npy":
+        with open(path, "rb") as f:
+            return {"x": _read_header(f, path.name, "x")}
+    with archives.BoundedZip(path, limits(), archives.NPZ_KIND) as archive:
+        headers = {}
+        for member in (n for n in archive.namelist() if n.endswith(".npy")):
+            with archive.open(member) as stream:
+                headers[Path(member).stem] = _read_header(stream, path.name, Path(member).stem)
+        return headers
 
 
-def _read_header(f) -> tuple[tuple[int, ...], str]:
-    major, _ = np.lib.format.read_magic(f)
-    read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read(f)
-    return tuple(int(s) for s in shape), ("object" if dtype.hasobject else str(dtype))
+def _read_header(f, name: str, key: str) -> tuple[tuple[int, ...], str]:
+    header = arrays.read_header(f, name, key)
+    return header.shape, ("object" if header.dtype.hasobject else str(header.dtype))
 
 
 def _inspect_zip(path: Path) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def unknown_source_message(source: str) -> str:
 # -- sources ------------------------------------------------------------------------------------
 
 def _load_table(path: Path, cfg: DataConfig, seed: int) -> Dataset:
-    return _table_dataset(path.stem, tabular.read_table(path), cfg.label_column, cfg, seed)
+    return _table_dataset(path.stem, tabular.read_table(path, cfg.max_samples), cfg.label_column, cfg, seed)
 
 
 def _load_npz(path: Path, cfg: DataConfig, seed: int) -> Dataset:

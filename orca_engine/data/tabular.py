@@ -4,10 +4,15 @@ Each feature column becomes numbers the model can take as tokens: numeric column
 and standardised, text columns one-hot encoded (a missing value is its own category). Everything
 is fitted on the training rows only and written to a JSON-able column spec, so a new file for
 `predict` is encoded exactly like training.
+
+Reading is bounded and explained: files over ORCA_MAX_CSV_MB are refused unread, rows are parsed
+in chunks and cut at data.max_samples, and text that is not a UTF-8 table (UTF-16, Latin-1, NUL
+bytes, prose, ragged rows) gets a message saying what it is and how to re-save it.
 """
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +20,136 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..limits import Limits, human_bytes, limits
 
 TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": None}  # None: sniff the separator from the text
 MAX_CATEGORIES = 50
 MISSING = "(missing)"
+_EXACT_WHOLE = 2.0 ** 53  # beyond this, neighbouring whole numbers share one float64
+_SNIFF_BYTES = 64 * 1024  # enough text to see the separator and the encoding
+_SNIFF_LINES = 50
+_CHUNK_ROWS = 20_000  # rows parsed at a time: the row cap is checked between chunks
 _LABEL_HINTS = ("label", "labels", "target", "class", "y", "outcome", "diagnosis", "species")
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """The whole table, separator chosen by suffix; DataError for unreadable or empty files."""
-    sep = TABLE_SEPARATORS.get(path.suffix.lower(), ",")
+def read_table(path: Path, max_rows: int | None = None) -> pd.DataFrame:
+    """The table, separator chosen by suffix; DataError for unreadable, oversized or empty files.
+
+    Bounded before and while reading: a file over ORCA_MAX_CSV_MB is refused unread, text that is not
+    UTF-8 (or holds NUL bytes) is refused with advice, and rows are read in chunks so a file with more
+    than `max_rows` rows (data.max_samples) is refused as soon as that many have been seen.
+    """
+    caps = limits()
+    _check_size(path, caps)
+    sample = _text_sample(path)
+    _check_no_nul(path)
+    sep = TABLE_SEPARATORS.get(path.suffix.lower(), ",") or sniff_separator(sample, path.name)
+    row_cap = (max_rows, "data.max_samples") if max_rows is not None else (caps.max_csv_rows, "")
+    table = _read_rows(path, sep, row_cap, caps)
+    table.columns = [str(c).strip() for c in table.columns]
+    return table
+
+
+def sniff_separator(sample: str, name: str) -> str:
+    """The separator of a .txt table: the first of tab, comma, semicolon, | and runs of spaces that
+    splits the header and most lines into the same number (>= 2) of fields. Prose matches none."""
+    lines = [line for line in sample.splitlines() if line.strip()][:_SNIFF_LINES]
+    if not sample.endswith("\n") and len(lines) > 1:
+        lines = lines[:-1]  # the sample may end mid-line
+    for sep in ("\t", ",", ";", "|"):
+        if lines and _consistent([len(row) for row in csv.reader(lines, delimiter=sep)]):
+            return sep
+    if lines and _consistent([len(line.split()) for line in lines]):
+        return r"\s+"
+    raise DataError(f"{name} does not look like a table: no separator (tab, comma, semicolon, | or spaces) splits "
+                    f"its lines into the same number of fields, as in prose or free text. Give a header row, "
+                    f"then one row per sample, e.g. 'height,weight,label'")
+
+
+def _consistent(counts: list[int]) -> bool:
+    """At least two fields in the header, and the header's count on 80% or more of the lines."""
+    return counts[0] >= 2 and sum(c == counts[0] for c in counts) >= 0.8 * len(counts)
+
+
+def _check_size(path: Path, caps: Limits) -> None:
     try:
-        table = pd.read_csv(path, sep=sep, skipinitialspace=True, engine="python" if sep is None else "c")
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DataError(f"file not found: {path}; check the path") from None
+    if size > caps.bytes_of("max_csv_mb"):
+        raise caps.refuse("max_csv_mb", f"{path.name} is {human_bytes(size)}",
+                          "use a subset of the rows, or save the data as a compact .npz")
+
+
+def _text_sample(path: Path) -> str:
+    """The first bytes as text, refusing UTF-16/32 early: pandas would read it as garbage columns."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{path.name} is UTF-16 text; re-save it as UTF-8 (in Excel: Save As 'CSV UTF-8'; in an "
+                        f"editor: Save with encoding UTF-8)")
+    return head.decode("utf-8", errors="replace")
+
+
+def _check_no_nul(path: Path) -> None:
+    """NUL bytes never belong in a text table: UTF-16 without its marker, or a binary file renamed."""
+    offset = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            at = chunk.find(b"\x00")
+            if at >= 0:
+                utf16 = chunk[:4096].count(b"\x00") > len(chunk[:4096]) // 4
+                fix = ("it looks like UTF-16 text: re-save it as UTF-8 (in Excel: Save As 'CSV UTF-8')" if utf16
+                       else "a table is plain text: re-save it as CSV (UTF-8), or check it is not a binary file")
+                raise DataError(f"{path.name} holds NUL bytes (the first at byte {offset + at}); {fix}")
+            offset += len(chunk)
+
+
+def _read_rows(path: Path, sep: str, row_cap: tuple[int, str], caps: Limits) -> pd.DataFrame:
+    limit, field = row_cap
+    chunks, rows = [], 0
+    try:
+        reader = pd.read_csv(path, sep=sep, skipinitialspace=True, chunksize=min(_CHUNK_ROWS, limit + 1),
+                             encoding="utf-8")
+        with reader:
+            for chunk in reader:
+                chunks.append(chunk)
+                rows += len(chunk)
+                if rows > limit:
+                    raise _too_many_rows(path.name, limit, field, caps)
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError(f"file not found: {path}; check the path") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path.name} is empty; give a header row and at least one data row") from None
-    except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, OSError) as e:
-        raise DataError(f"cannot read {path.name} as a table ({e}); "
-                        f"check it is plain text with one row per line and a consistent separator") from None
-    if len(table) == 0:
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path.name} is not UTF-8 text (byte 0x{e.object[e.start]:02x} cannot be decoded; Latin-1 "
+                        f"or Windows-1252, perhaps); re-save it as UTF-8 (in Excel: Save As 'CSV UTF-8')") from None
+    except (pd.errors.ParserError, csv.Error, OSError, ValueError) as e:
+        raise DataError(_parse_problem(path.name, e)) from None
+    if not rows:
         raise DataError(f"{path.name} has a header but no data rows; add rows of data")
-    table.columns = [str(c).strip() for c in table.columns]
-    return table
+    return pd.concat(chunks) if len(chunks) > 1 else chunks[0]
+
+
+def _too_many_rows(name: str, limit: int, field: str, caps: Limits) -> DataError:
+    if field:
+        return DataError(f"{name} has more than {limit:,} rows, more than {field} = {limit:,} allows; raise "
+                         f"{field} or use a subset of the data (refused before reading the rest of the file)")
+    return caps.refuse("max_csv_rows", f"{name} has more than {limit:,} rows", "use a subset of the rows")
+
+
+def _parse_problem(name: str, error: Exception) -> str:
+    """A pandas parser message, in the user's terms (one line)."""
+    text = " ".join(str(error).split())
+    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if ragged:
+        want, line, got = ragged.groups()
+        return (f"{name}: line {line} has {got} fields but the lines before it have {want}; every row needs the same "
+                f"number of separators. Quote text cells that contain the separator (\"a, b\"), or fix that line")
+    return (f"cannot read {name} as a table ({text}); check it is plain text with one row per line and a "
+            f"consistent separator")
 
 
 def guess_label_column(columns: list[str]) -> str:
@@ -66,11 +178,22 @@ def split_label(table: pd.DataFrame, label_column: str) -> tuple[pd.DataFrame, n
 
 
 def label_values(column: pd.Series) -> np.ndarray:
-    """Labels as numbers when every value is a number, else as text."""
+    """Labels as numbers when every value is a number, else as text.
+
+    Whole numbers beyond 2**53 cannot all be told apart as float64 (1e30 and 1e30 + 1 are the same
+    float, and int64 overflows past 9.2e18): when the file wrote them as digits they stay text, so
+    distinct ids stay distinct classes.
+    """
     numeric = _as_numbers(column)
     if numeric is not None:
         values = numeric.to_numpy(dtype=np.float64)
-        return values.astype(np.int64) if np.all(values == np.round(values)) else values
+        if not np.all(values == np.round(values)):
+            return values
+        if np.abs(values).max() < _EXACT_WHOLE:
+            return values.astype(np.int64)
+        if column.dtype == object:  # pandas kept the digits (too long for int64): keep them exact
+            return column.astype(str).str.strip().to_numpy(dtype=str)
+        return values
     return column.astype(str).str.strip().to_numpy(dtype=str)
 
 
@@ -134,9 +257,10 @@ def _fit_column(name: str, column: pd.Series) -> dict[str, Any]:
             return _dropped(name, "empty" if values.empty else "constant: the same value in every row")
         fill = float(values.median())
         filled = numbers.fillna(fill)
-        std = float(filled.std(ddof=0))
-        return {"name": name, "kind": "numeric", "fill": fill, "mean": float(filled.mean()),
-                "std": std if std > 1e-12 else 1.0}
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, in words
+            mean, std = float(filled.mean()), float(filled.std(ddof=0))
+        _check_statistics(name, values, mean, std)
+        return {"name": name, "kind": "numeric", "fill": fill, "mean": mean, "std": std if std > 1e-12 else 1.0}
     text = _as_text(column)
     categories = sorted(text.dropna().unique().tolist())
     if len(categories) > MAX_CATEGORIES:
@@ -195,6 +319,17 @@ def _finite(numbers: pd.Series, name: str) -> pd.Series:
         raise DataError(f"column '{name}' has {int(infinite.sum())} infinite values (data row {rows}); replace them "
                         f"with numbers, or leave the cells empty to have them filled with the median")
     return numbers
+
+
+def _check_statistics(name: str, values: pd.Series, mean: float, std: float) -> None:
+    """Values near float64's limit (1e308) overflow the mean or spread; the encoded column would be NaN
+    and training would fail far from the cause, so name the column here."""
+    if np.isfinite(mean) and np.isfinite(std):
+        return
+    peak = float(values.abs().max())
+    raise DataError(f"column '{name}' has values as large as {peak:.3g}, so its mean or spread overflows to "
+                    f"infinity and it cannot be standardised; rescale the column (divide by a constant, or take "
+                    f"a log) so values stay below about 1e150")
 
 
 def _dropped(name: str, reason: str) -> dict[str, Any]:

@@ -93,7 +93,10 @@ def _classification(y: np.ndarray, grid) -> Targets:
     values, ids = np.unique(y, return_inverse=True)
     names = [_label_name(v) for v in values]
     if len(values) < 2:
-        raise DataError(f"only one class ({names[0]!r}) in the labels; classification needs at least two. "
+        huge = y.dtype.kind == "f" and abs(float(values[0])) >= 2.0 ** 53
+        hint = (" (labels this large lose precision as numbers, so different ids can merge: write them as text, "
+                "e.g. 'id_' + the number)" if huge else "")
+        raise DataError(f"only one class ({names[0]!r}) in the labels{hint}; classification needs at least two. "
                         f"Check the label column, or use data.task = regression")
     return Targets(ids.astype(np.int64), "classification", (), len(values), names)
 

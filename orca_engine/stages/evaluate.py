@@ -1,12 +1,11 @@
 """Stage 3, evaluate: test metrics reported once, confusion matrix, predictions, and the saved model."""
 from __future__ import annotations
 
-import csv
-import io
 from typing import Iterator
 
 import numpy as np
 
+from ..csv_out import csv_text
 from ..diagnostics import majority_rate, one_class_warning
 from ..events import ArtifactReady, Event, StageFinished, StageStarted, WarningRaised
 from ..metrics import TASK_METRICS, confusion_matrix, per_class_figures
@@ -65,21 +64,21 @@ def _baselines(ctx: RunContext, test: dict) -> Iterator[Event]:
 
 
 def predictions_csv(y_true: np.ndarray, outputs: np.ndarray, info: dict) -> str:
-    """One row per test sample: true and predicted values (class names for classification)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
+    """One row per test sample: true and predicted values (class names for classification).
+
+    Class names come from the user's file: csv_text quotes and formula-escapes them (see csv_out).
+    """
     task = info["task"]
     if task == "classification":
         names = info["class_names"] or [str(i) for i in range(outputs.shape[1])]
-        writer.writerow(["index", "true", "predicted", "confidence"] + [f"p_{n}" for n in names])
-        for i, (t, p) in enumerate(zip(y_true, outputs)):
-            k = int(p.argmax())
-            writer.writerow([i, names[int(t)], names[k], f"{p[k]:.4f}"] + [f"{v:.4f}" for v in p])
-    else:
-        flat_true = np.asarray(y_true).reshape(len(y_true), -1)
-        flat_pred = np.asarray(outputs).reshape(len(outputs), -1)
-        width = flat_true.shape[1]
-        writer.writerow(["index"] + [f"true_{j}" for j in range(width)] + [f"pred_{j}" for j in range(width)])
-        for i in range(len(flat_true)):
-            writer.writerow([i] + [f"{v:.6g}" for v in flat_true[i]] + [f"{v:.6g}" for v in flat_pred[i]])
-    return buf.getvalue()
+        header = ["index", "true", "predicted", "confidence"] + [f"p_{n}" for n in names]
+        rows = ([i, names[int(t)], names[int(p.argmax())], f"{p.max():.4f}"] + [f"{v:.4f}" for v in p]
+                for i, (t, p) in enumerate(zip(y_true, outputs)))
+        return csv_text(header, rows)
+    flat_true = np.asarray(y_true).reshape(len(y_true), -1)
+    flat_pred = np.asarray(outputs).reshape(len(outputs), -1)
+    width = flat_true.shape[1]
+    header = ["index"] + [f"true_{j}" for j in range(width)] + [f"pred_{j}" for j in range(width)]
+    rows = ([i] + [f"{v:.6g}" for v in flat_true[i]] + [f"{v:.6g}" for v in flat_pred[i]]
+            for i in range(len(flat_true)))
+    return csv_text(header, rows)

@@ -6,7 +6,8 @@ import pytest
 
 from orca_engine.config import DataConfig
 from orca_engine.data import load_dataset
-from orca_engine.data.dataset import class_split_counts, min_samples_per_group, random_splits, subsample_train
+from orca_engine.data.dataset import (MIN_TRAIN_PER_CLASS, class_split_counts, min_samples_per_group, random_splits,
+                                      subsample_train)
 from orca_engine.errors import ConfigError, DataError
 
 IMBALANCED = np.repeat([0, 1, 2], [200, 50, 7])
@@ -45,9 +46,9 @@ def test_split_sizes_follow_the_fractions():
 
 
 def test_minimum_per_class_is_what_the_split_rule_needs():
-    need = min_samples_per_group(0.15, 0.2)
-    assert class_split_counts(need, 0.15, 0.2)[0] >= 1
-    assert class_split_counts(need - 1, 0.15, 0.2)[0] < 1
+    need = min_samples_per_group(0.15, 0.2, MIN_TRAIN_PER_CLASS)
+    assert class_split_counts(need, 0.15, 0.2)[0] >= MIN_TRAIN_PER_CLASS
+    assert class_split_counts(need - 1, 0.15, 0.2)[0] < MIN_TRAIN_PER_CLASS
     strata = np.array([0] * 50 + [1] * (need - 1))
     with pytest.raises(DataError, match=f"'rare' has {need - 1}; each class needs at least {need}"):
         random_splits(len(strata), 0.15, 0.2, 0, strata, ["common", "rare"])
