@@ -54,7 +54,11 @@ LABELS = {
     "model.max_tokens": "Max tokens",
     "model.patch_size": "Patch size",
     "align.objective": "Objective",
-    "align.steps": "Steps",
+    "align.steps": "Most steps (stops at a plateau)",
+    "align.min_steps": "Steps before the plateau rule",
+    "align.plateau_steps": "Plateau window (steps)",
+    "align.plateau_tolerance": "Plateau tolerance",
+    "align.max_seconds": "Time limit (s)",
     "align.lr": "Learning rate",
     "align.optimizer": "Optimiser",
     "align.source_proxy": "Source proxy data",
@@ -64,15 +68,23 @@ LABELS = {
     "align.projection_every": "Projection every (steps)",
     "align.projection_points": "Projection points",
     "refine.scope": "What is trained",
-    "refine.epochs": "Epochs",
+    "refine.epochs": "Epochs (0 = automatic step budget)",
+    "refine.target_epochs": "Automatic budget: epochs aimed at",
+    "refine.min_steps": "Automatic budget: at least (steps)",
+    "refine.max_steps": "Automatic budget: at most (steps)",
+    "refine.max_seconds": "Time limit (s, 0 = none)",
+    "refine.eval_every": "Validate every (steps, 0 = automatic)",
+    "refine.head_first_fraction": "Head-first share (LP-FT)",
+    "refine.early_stopping": "Early stopping",
+    "refine.select_on": "Keep the checkpoint best on",
     "refine.lr": "Learning rate",
     "refine.optimizer": "Optimiser",
     "refine.new_layers_lr_scale": "New layers learning-rate multiplier",
-    "refine.batch_size": "Batch size",
+    "refine.batch_size": "Batch size (0 = automatic)",
     "refine.warmup_fraction": "Warm-up share",
     "refine.weight_decay": "Weight decay",
     "refine.grad_clip": "Gradient clip",
-    "refine.patience": "Patience (epochs)",
+    "refine.patience": "Patience (steps, 0 = automatic)",
     "refine.class_weights": "Class weights",
     "seed": "Seed",
 }
@@ -159,6 +171,13 @@ TEST_HEADLINE = "Test {metric}: **{value:.4g}** (measured once, on {n} held-out 
 # -- test step -----------------------------------------------------------------------------------
 TEST_METRICS = "Test metrics"
 TEST_PLOT = "Predictions on the test split"
+VERDICT_WIN = "✅ {text}."
+VERDICT_LOSS = ("⚠ {text}. A classical model does better on this data: try **Tune**, another backbone, or "
+                "keep the baseline.")
+BELOW_CHANCE = ("⚠ Test {metric} {value:.3g} is no better than always answering the most frequent class "
+                "({chance:.3g}): the model has learned nothing beyond class frequencies.")
+MAJORITY_ROW = "always the most frequent class"
+BASELINE_ROW = "baseline: {model}"
 NO_TEST_YET = "Test metrics appear when refinement has finished."
 TRY_SAMPLE = "Test sample number"
 TRY_UPLOAD = "Or upload samples (same format as the training file)"

@@ -107,10 +107,20 @@ def outcome_text(view: RunView) -> str:
 
 
 def metrics_headline(view: RunView) -> str:
+    """The test headline, then what puts it in context: chance level, and the verdict on the baselines."""
     metrics = view.test_metrics
     metric = next(iter(metrics))
     n = view.stage_metrics.get("prepare", {}).get("dataset", {}).get("splits", {}).get("test", "?")
-    return messages.TEST_HEADLINE.format(metric=metric, value=metrics[metric], n=n)
+    lines = [messages.TEST_HEADLINE.format(metric=metric, value=metrics[metric], n=n)]
+    evaluated = view.stage_metrics.get("evaluate", {})
+    chance = evaluated.get("test_reference", {}).get("majority_class_rate")
+    if chance is not None and metrics.get("accuracy", 1.0) <= chance + 1e-9:
+        lines.append(messages.BELOW_CHANCE.format(metric="accuracy", value=metrics["accuracy"], chance=chance))
+    verdict = evaluated.get("baselines", {}).get("verdict", {})
+    if verdict.get("text") and verdict.get("beat") is not None:
+        won = verdict["beat"] or verdict.get("margin", 0) == 0
+        lines.append((messages.VERDICT_WIN if won else messages.VERDICT_LOSS).format(text=verdict["text"]))
+    return "\n\n".join(lines)
 
 
 def warnings_text(view: RunView) -> str:
@@ -159,8 +169,20 @@ def refine_figure(view: RunView):
 
 
 def test_metric_rows(view: RunView) -> list[list[Any]]:
-    return [[name, round(value, 4) if isinstance(value, float) else value]
+    """ORCA's test metrics, then the references on the same split: the majority-class rate and each
+    baseline's value of the task's first metric."""
+    rows = [[name, round(value, 4) if isinstance(value, float) else value]
             for name, value in view.test_metrics.items()]
+    evaluated = view.stage_metrics.get("evaluate", {})
+    first = next(iter(view.test_metrics), None)
+    chance = evaluated.get("test_reference", {}).get("majority_class_rate")
+    if chance is not None:
+        rows.append([messages.MAJORITY_ROW + " (accuracy)", round(chance, 4)])
+    for result in evaluated.get("baselines", {}).get("results", []):
+        if first in result.get("test", {}):
+            rows.append([messages.BASELINE_ROW.format(model=result["model"]) + f" ({first})",
+                         round(result["test"][first], 4)])
+    return rows
 
 
 def test_figure(view: RunView):

@@ -177,14 +177,14 @@ class RefineConfig(_Section):
     epochs: int = option(0, "fixed number of epochs; 0 = automatic: a step budget sized to the data "
                             "(refine.target_epochs, bounded by refine.min_steps and refine.max_steps)",
                          range=(0, 10_000))
-    target_epochs: int = option(15, "automatic budget: passes over the training data aimed at", range=(1, 10_000))
+    target_epochs: int = option(10, "automatic budget: passes over the training data aimed at", range=(1, 10_000))
     min_steps: int = option(300, "automatic budget: at least this many optimiser steps (small data still learns); "
                                  "early stopping never ends a run before this", range=(0, 1_000_000))
     max_steps: int = option(1500, "automatic budget: at most this many optimiser steps (large data stays "
                                   "affordable)", range=(1, 10_000_000))
     max_seconds: float = option(0.0, "stop refinement after this many seconds (0 = no limit; a time-capped run "
                                      "depends on the machine's speed)", range=(0.0, 1e7))
-    lr: float = option(3e-4, "peak learning rate of the pretrained body (linear warm-up, then linear decay)",
+    lr: float = option(1e-4, "peak learning rate of the pretrained body (linear warm-up, then linear decay)",
                        range=(1e-7, 10.0))
     optimizer: str = option("adamw", "refinement optimiser", choices=("adamw", "sgd"))
     new_layers_lr_scale: float = option(10.0, "learning-rate multiplier for the new layers (embedder, head) "
@@ -204,9 +204,9 @@ class RefineConfig(_Section):
                               "checkpoint, never before refine.min_steps; 0 = automatic (a third of the budget)",
                            range=(0, 10_000_000))
     early_stopping: bool = option(True, "stop when validation stops improving (see refine.patience)")
-    select_on: str = option("loss", "what picks the kept checkpoint on the validation split: the validation "
-                                    "loss (ties broken by the task metric), or the task metric alone",
-                            choices=("loss", "metric"))
+    select_on: str = option("metric", "what picks the kept checkpoint on the validation split: the task metric "
+                                      "(ties broken by the validation loss), or the validation loss (near-ties "
+                                      "broken by the metric)", choices=("metric", "loss"))
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
 
 

@@ -7,7 +7,8 @@ from .. import messages
 from .common import option_widgets, step_header
 
 MAIN = ["align.objective", "align.steps", "align.lr"]
-ADVANCED = ["align.optimizer", "align.projection_every", "align.projection_points"]
+ADVANCED = ["align.optimizer", "align.min_steps", "align.plateau_steps", "align.plateau_tolerance", "align.max_seconds",
+            "align.projection_every", "align.projection_points"]
 
 
 def build() -> dict:

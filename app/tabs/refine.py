@@ -7,8 +7,10 @@ from .. import messages
 from .common import option_widgets, step_header
 
 MAIN = ["refine.scope", "refine.epochs", "refine.lr"]
-ADVANCED = ["refine.optimizer", "refine.new_layers_lr_scale", "refine.batch_size", "refine.warmup_fraction", "refine.weight_decay",
-            "refine.grad_clip", "refine.patience", "refine.class_weights"]
+ADVANCED = ["refine.optimizer", "refine.new_layers_lr_scale", "refine.batch_size", "refine.target_epochs",
+            "refine.min_steps", "refine.max_steps", "refine.max_seconds", "refine.eval_every", "refine.select_on",
+            "refine.head_first_fraction", "refine.warmup_fraction", "refine.weight_decay", "refine.grad_clip",
+            "refine.early_stopping", "refine.patience", "refine.class_weights"]
 
 
 def build() -> dict:
