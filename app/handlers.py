@@ -316,6 +316,20 @@ def start_refine(visitor: Visitor, values: dict[str, Any]):
     return messages.STATE_NAMES["queued"], gr.Timer(active=True)
 
 
+@shows_errors
+def start_tune(visitor: Visitor, values: dict[str, Any]):
+    """A new run that tunes hyperparameters on the validation split, then tests the best trial once."""
+    config = run_config(visitor, values)
+    _check_fair_use(visitor, config)
+    _retire_current(visitor)
+    limits.PUBLIC.check_live_runs(session().active_count(visitor.owner))
+    visitor.watch(session().start(config, stages=("tune", "evaluate"), owner=visitor.owner,
+                                  projection_method=visitor.projection_method,
+                                  source_name=visitor.source_name or None))
+    visitor.last_state = ""
+    return messages.STATE_NAMES["queued"], gr.Timer(active=True)
+
+
 def _check_fair_use(visitor: Visitor, config: RunConfig) -> None:
     """The public limits on steps, epochs and classes (the data is cached from step 1's preview)."""
     d = config.data

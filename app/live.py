@@ -20,8 +20,8 @@ REPLAY_CHUNK = 25  # recorded events fed to the view per tick when replaying
 WATCHING = ("queued", "running", "paused")
 
 POLL_OUTPUTS = ("align_status", "refine_status", "loss_plot", "projection_plot", "heatmap_plot", "curves_plot",
-                "test_status", "test_metrics", "test_plot", "align_pause", "align_resume", "align_step",
-                "align_stop", "refine_stop", "timer")
+                "test_status", "test_metrics", "test_plot", "trial_table", "align_pause", "align_resume",
+                "align_step", "align_stop", "refine_stop", "timer")
 
 # figure output -> (view revision it follows, builder)
 FIGURE_OUTPUTS = {
@@ -30,6 +30,7 @@ FIGURE_OUTPUTS = {
     "heatmap_plot": ("distances", render.heatmap_figure),
     "curves_plot": ("refine", render.refine_figure),
     "test_plot": ("test", render.test_figure),
+    "trial_table": ("trials", render.trial_rows),
 }
 
 BUTTONS_BY_STATE = {  # (pause, resume, step, stop, refine stop) interactive?
@@ -114,7 +115,7 @@ def align_status(visitor: Visitor, status) -> str:
 
 def refine_status(visitor: Visitor, status) -> str:
     view = visitor.view
-    if status is not None and status.stage in ("refine", "evaluate") and status.state in WATCHING:
+    if status is not None and status.stage in ("refine", "tune", "evaluate") and status.state in WATCHING:
         return render.progress_text(status)
     if view.outcome in TERMINAL:
         return render.outcome_text(view)

@@ -68,6 +68,9 @@ LABELS = {
     "align.projection_every": "Projection every (steps)",
     "align.projection_points": "Projection points",
     "refine.scope": "What is trained",
+    "tune.trials": "Trials",
+    "tune.max_seconds": "Time limit (s)",
+    "tune.trial_steps_scale": "Steps per trial (x the automatic budget)",
     "refine.epochs": "Epochs (0 = automatic step budget)",
     "refine.target_epochs": "Automatic budget: epochs aimed at",
     "refine.min_steps": "Automatic budget: at least (steps)",
@@ -113,6 +116,12 @@ BACKBONE_CHOSEN = "**{name}**: {kind} model, {params} parameters, licence {licen
 
 # -- run controls --------------------------------------------------------------------------------
 START = "Start"
+TUNE = "Tune, then test"
+TUNE_HINT = ("**Tune** searches learning rates, batch size, steps, tokens and alignment on the validation "
+             "split (Optuna), as the ORCA paper did per task; each trial is a whole align + refine. The best "
+             "trial is then tested once. Budget: the options under *Tuning budget*.")
+TUNE_ADVANCED = "Tuning budget"
+TRIAL_HEADERS = ["trial", "validation score", "best so far", "seconds", "settings"]
 PAUSE = "Pause"
 RESUME = "Resume"
 STEP = "Step"

@@ -168,6 +168,16 @@ def refine_figure(view: RunView):
                                  title=messages.REFINE_PLOT)
 
 
+def trial_rows(view: RunView) -> list[list[Any]]:
+    """The tune stage's trials as table rows: number, validation score, best so far, seconds, settings."""
+    rows = []
+    for t in view.trials:
+        settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["params"].items())
+        rows.append([t["trial"], round(t["value"], 4), "✓" if t.get("best") else "", round(t["seconds"], 1),
+                     settings])
+    return rows
+
+
 def test_metric_rows(view: RunView) -> list[list[Any]]:
     """ORCA's test metrics, then the references on the same split: the majority-class rate and each
     baseline's value of the task's first metric."""

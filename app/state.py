@@ -34,12 +34,13 @@ class RunView:
     final_metrics: dict = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    trials: list[dict] = field(default_factory=list)  # the tune stage's trials, as recorded
     notes: list[str] = field(default_factory=list)
     outcome: str = ""  # "" while going, else one of TERMINAL
     error: str = ""
     cursor: int = 0  # index of the next event record to read
     revisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("align", "projection", "distances", "refine", "test", "outcome"), 0))
+        ("align", "projection", "distances", "refine", "trials", "test", "outcome"), 0))
 
     def apply_all(self, records: list[dict]) -> None:
         for record in records:
@@ -94,6 +95,10 @@ class RunView:
             if isinstance(value, (int, float)):
                 self.val_metrics.setdefault(name, []).append(float(value))
         self._bump("refine")
+
+    def _on_trial(self, r: dict) -> None:
+        self.trials.append(r)
+        self._bump("trials")
 
     def _on_projection(self, r: dict) -> None:
         self.projection = r

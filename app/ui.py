@@ -70,10 +70,13 @@ def _wire_runs(steps: dict, options: dict, visitor, remembered, timer) -> None:
     keys, widgets = list(options), list(options.values())
     start_align = handlers.config_handler(keys, handlers.start_align)
     start_refine = handlers.config_handler(keys, handlers.start_refine)
+    start_tune = handlers.config_handler(keys, handlers.start_tune)
     al["start"].click(start_align, [visitor, *widgets], [al["status"], timer], api_name="start_align",
                       show_progress="minimal").then(handlers.remember, visitor, remembered, **PRIVATE)
     rf["start"].click(start_refine, [visitor, *widgets], [rf["status"], timer], api_name="start_refine",
                       show_progress="minimal").then(handlers.remember, visitor, remembered, **PRIVATE)
+    rf["tune"].click(start_tune, [visitor, *widgets], [rf["status"], timer], api_name="start_tune",
+                     show_progress="minimal").then(handlers.remember, visitor, remembered, **PRIVATE)
     for name, fn in (("pause", handlers.pause), ("resume", handlers.resume), ("step", handlers.step),
                      ("stop", handlers.stop)):
         al[name].click(fn, visitor, al["status"], api_name=name, show_progress="hidden")
@@ -84,6 +87,7 @@ def _wire_runs(steps: dict, options: dict, visitor, remembered, timer) -> None:
                "projection_plot": al["projection_plot"], "heatmap_plot": al["heatmap_plot"],
                "curves_plot": rf["curves_plot"], "test_status": steps["test"]["status"],
                "test_metrics": steps["test"]["metrics"], "test_plot": steps["test"]["plot"],
+               "trial_table": rf["trials"],
                "align_pause": al["pause"], "align_resume": al["resume"], "align_step": al["step"],
                "align_stop": al["stop"], "refine_stop": rf["stop"], "timer": timer}
     timer.tick(live.poll, visitor, [outputs[name] for name in live.POLL_OUTPUTS], concurrency_limit=None,

@@ -29,7 +29,7 @@ from typing import Any, Iterable
 from .config import RunConfig
 from .errors import OrcaError, RunCancelled, RunError
 from .events import (Event, RunCancelledEvent, RunFailed, RunFinished, RunStarted, StageStarted, StateChanged,
-                     StepLogged)
+                     StepLogged, TrialFinished)
 from .events import WarningRaised
 from .runs import (FINISHED_RUN_FILES, STARTED_RUN_FILES, EventLog, export_zip, missing_run_files, new_run_dir,
                    write_json)
@@ -92,6 +92,8 @@ class _Run:
                 self.stage_started = time.time()
             elif isinstance(event, StepLogged):
                 self.step, self.total = event.step, event.total
+            elif isinstance(event, TrialFinished):  # a tune stage's progress is counted in trials
+                self.step, self.total = event.trial, event.total
         try:
             self.log.append(record)
         except OSError as err:

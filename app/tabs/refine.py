@@ -7,6 +7,7 @@ from .. import messages
 from .common import option_widgets, step_header
 
 MAIN = ["refine.scope", "refine.epochs", "refine.lr"]
+TUNE = ["tune.trials", "tune.max_seconds", "tune.trial_steps_scale"]
 ADVANCED = ["refine.optimizer", "refine.new_layers_lr_scale", "refine.batch_size", "refine.target_epochs",
             "refine.min_steps", "refine.max_steps", "refine.max_seconds", "refine.eval_every", "refine.select_on",
             "refine.head_first_fraction", "refine.warmup_fraction", "refine.weight_decay", "refine.grad_clip",
@@ -20,10 +21,16 @@ def build() -> dict:
         ui["options"] = option_widgets(MAIN)
     with gr.Accordion(messages.REFINE_ADVANCED, open=False):
         ui["options"].update(option_widgets(ADVANCED))
+    with gr.Accordion(messages.TUNE_ADVANCED, open=False):
+        ui["options"].update(option_widgets(TUNE))
     gr.Markdown(messages.REFINE_WITHOUT_ALIGN, elem_classes="hint")
     with gr.Row():
         ui["start"] = gr.Button(messages.START, variant="primary", elem_id="refine-start")
+        ui["tune"] = gr.Button(messages.TUNE, elem_id="refine-tune")
         ui["stop"] = gr.Button(messages.STOP, variant="stop", interactive=False, elem_id="refine-stop")
     ui["status"] = gr.Markdown(messages.NO_RUN, elem_id="refine-status")
     ui["curves_plot"] = gr.Plot(label=messages.REFINE_PLOT, elem_id="refine-curves")
+    gr.Markdown(messages.TUNE_HINT, elem_classes="hint")
+    ui["trials"] = gr.Dataframe(headers=messages.TRIAL_HEADERS, interactive=False, elem_id="tune-trials",
+                                wrap=True)
     return ui

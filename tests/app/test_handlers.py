@@ -172,3 +172,41 @@ def test_a_closed_page_frees_its_finished_run_later_unless_a_reload_reattaches(f
     time.sleep(0.8)
     released = [run_id for verb, run_id, *_ in fake_session.calls if verb == "release"]
     assert released == ["gone"], "the re-attached run and the running one must stay"
+
+
+def test_tune_starts_a_tune_then_evaluate_run_and_its_trials_fill_the_table(fake_session):
+    visitor = Visitor(owner="alice", data_source="iris")
+    handlers.start_tune(visitor, {"tune.trials": 3})
+    assert fake_session.calls[-1][2] == ("tune", "evaluate")
+    run_id = fake_session.calls[-1][1]
+    trial = {"type": "trial", "stage": "tune", "trial": 1, "total": 3, "value": 0.9, "metrics": {"accuracy": 0.9},
+             "seconds": 4.2, "best": True, "params": {"refine.lr": 1e-4, "refine.batch_size": 8}}
+    fake_session.records[run_id].extend([{"index": 0, "time": 0.0, "type": "stage_started", "stage": "tune",
+                                          "total_steps": 3}, {"index": 1, "time": 0.0, **trial}])
+    fake_session.statuses[run_id].state = "running"
+    out = dict(zip(live.POLL_OUTPUTS, live.poll(visitor)))
+    assert out["trial_table"] == [[1, 0.9, "✓", 4.2, "refine.lr=0.0001, refine.batch_size=8"]]
+    again = dict(zip(live.POLL_OUTPUTS, live.poll(visitor)))
+    assert again["trial_table"] == gr.skip()
+
+
+def test_tune_respects_the_public_trial_limit(fake_session):
+    with pytest.raises(gr.Error, match="tune.trials"):
+        handlers.start_tune(Visitor(owner="bob", data_source="iris"), {"tune.trials": 10_000})
+    assert fake_session.calls == []
+
+
+def test_the_test_step_puts_the_result_beside_chance_and_the_baselines():
+    from app import render
+    from app.state import RunView
+    view = RunView()
+    view.stage_metrics["evaluate"] = {
+        "test": {"accuracy": 0.5}, "test_reference": {"majority_class_rate": 0.5},
+        "baselines": {"results": [{"model": "MiniRocket", "test": {"accuracy": 0.88}}],
+                      "verdict": {"beat": False, "margin": -0.38, "text": "ORCA did not beat the best baseline"}}}
+    headline = render.metrics_headline(view)
+    assert "no better than always answering the most frequent class" in headline
+    assert "did not beat the best baseline" in headline and "⚠" in headline
+    rows = render.test_metric_rows(view)
+    assert ["baseline: MiniRocket (accuracy)", 0.88] in rows
+    assert any(r[0].startswith("always the most frequent class") for r in rows)
