@@ -151,6 +151,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .data import encode_inputs
     from .runs import load_run, write_atomic
     run = load_run(args.run_dir)
+    if not run.complete:
+        print(f"warning: {run.incomplete_note}", file=sys.stderr)
     x = encode_inputs(args.data, run.data_spec)
     outputs = run.predict(x)
     out = Path(args.out) if args.out else Path(args.run_dir) / f"predictions-{Path(args.data).stem}.csv"

@@ -163,6 +163,20 @@ class LoadedRun:
     def data_spec(self) -> dict:
         return self.build_info["data_spec"]
 
+    @property
+    def complete(self) -> bool:
+        """False for a refine checkpoint: the run was stopped or killed before it finished."""
+        return not self.build_info.get("checkpoint")
+
+    @property
+    def incomplete_note(self) -> str:
+        """What a user of an unfinished run's model should know ("" for a finished run)."""
+        checkpoint = self.build_info.get("checkpoint")
+        if not checkpoint:
+            return ""
+        return (f"this run did not finish: its weights are the best validation checkpoint of refinement so far "
+                f"(step {checkpoint.get('step', '?')}), not a tested model")
+
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Model outputs in the task's units (class probabilities, targets, 0/1 probabilities, fields)."""
         from .predict import predict_array

@@ -8,6 +8,7 @@ as it improves, so a killed run can still predict. The test split is never looke
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Iterator
 
@@ -22,7 +23,9 @@ from ..predict import model_outputs, to_task_units
 from .budget import RefineBudget, refine_budget
 from .context import RunContext
 
-CHECKPOINT_EVERY_S = 30.0  # write the best weights to disk at most this often (a body is ~100 MB)
+# write the best weights to disk at most this often (a body is ~100 MB); a setting for tests and for
+# machines where losing more than a minute of refinement matters
+CHECKPOINT_EVERY_S = float(os.environ.get("ORCA_CHECKPOINT_EVERY_S", "30"))
 LOSS_TIE = 0.005  # validation losses within 0.5% of each other count as tied: the task metric decides
 
 
