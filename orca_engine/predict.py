@@ -11,11 +11,18 @@ import torch
 
 @torch.no_grad()
 def model_outputs(model: torch.nn.Module, x: np.ndarray, batch_size: int = 256,
-                  autocast_dtype: torch.dtype | None = None) -> np.ndarray:
-    """Raw outputs for every row of `x`, in eval mode, batch by batch. Restores train mode after."""
+                  autocast_dtype: torch.dtype | None = None, precision: str | None = None) -> np.ndarray:
+    """Raw outputs (fp32) for every row of `x`, in eval mode, batch by batch. Restores train mode after.
+
+    `precision` (a config's "fp32", "bf16" or "auto") autocasts by the same rule as training
+    (`hardware.autocast_dtype`); without it, `autocast_dtype` is used as given (None = fp32).
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    if precision is not None:
+        from .hardware import autocast_dtype as precision_dtype
+        autocast_dtype = precision_dtype(precision, device)
     chunks = []
     try:
         for start in range(0, len(x), batch_size):
@@ -42,5 +49,6 @@ def to_task_units(raw: np.ndarray, build_info: dict) -> np.ndarray:
     return raw * std + mean
 
 
-def predict_array(model: torch.nn.Module, x: np.ndarray, build_info: dict, batch_size: int = 256) -> np.ndarray:
-    return to_task_units(model_outputs(model, x, batch_size), build_info)
+def predict_array(model: torch.nn.Module, x: np.ndarray, build_info: dict, batch_size: int = 256,
+                  precision: str | None = None) -> np.ndarray:
+    return to_task_units(model_outputs(model, x, batch_size, precision=precision), build_info)

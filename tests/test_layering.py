@@ -33,6 +33,7 @@ ALLOWED = {
 KNOWN_EXCEPTIONS: dict[str, list[str]] = {
     "app.compare_view": ["orca_engine.compare"],           # comparison_table, summarise_runs
     "app.handlers": ["orca_engine.data",                   # inspect_file, load_dataset, encode_inputs
+                     "orca_engine.data.examples",          # EXAMPLES (is a source a bundled example?)
                      "orca_engine.runs"],                  # load_events (replay a file)
     "app.live": ["orca_engine.projection",                 # is_umap_ready
                  "orca_engine.runs"],                      # load_events

@@ -6,7 +6,8 @@
 
 Rows of `class_distances` are the sorted unique target labels (`objective.target_classes(labels)`),
 columns the sorted unique source labels (`objective.source_classes`). Source terms are computed
-once at construction; calls run on the device of the target features (bf16/fp16 upcast to fp32).
+once at construction; calls run on the device of the target features, in fp32 (bf16/fp16 inputs are upcast
+and autocast is switched off inside).
 """
 from __future__ import annotations
 
@@ -37,13 +38,15 @@ class Objective:
     def __call__(self, target_features: Any, target_labels: Any) -> Tensor:
         """The objective value: a scalar tensor, differentiable with respect to `target_features`."""
         y, labels = self._checked_target(target_features, target_labels)
-        return self._loss(y, labels)
+        with fp32_maths(y):
+            return self._loss(y, labels)
 
     @torch.no_grad()
     def class_distances(self, target_features: Any, target_labels: Any) -> np.ndarray:
         """(C_t, C_s) float64: rows `target_classes(target_labels)`, columns `source_classes`."""
         y, labels = self._checked_target(target_features, target_labels)
-        return self._class_distances(y.detach(), labels).double().cpu().numpy()
+        with fp32_maths(y):
+            return self._class_distances(y.detach(), labels).double().cpu().numpy()
 
     @staticmethod
     def target_classes(target_labels: Any) -> np.ndarray:
@@ -78,6 +81,13 @@ class Objective:
         for key, value in list(vars(self).items()):
             setattr(self, key, moved(value))
         self.device = device
+
+
+def fp32_maths(y: Tensor):
+    """Autocast off for the objective's maths: called inside a bf16 autocast region (a stage that
+    autocasts the embedder), the cost matrices and Sinkhorn's log-sum-exps would otherwise drop to
+    bf16's 8-bit mantissa, which is far too coarse for exp(-C / eps)."""
+    return torch.autocast(y.device.type, enabled=False)
 
 
 def as_features(x: Any, name: str) -> Tensor:

@@ -89,7 +89,7 @@ def run_grid(base: RunConfig, spec: GridSpec, out_dir: str | Path, progress: Pro
     """Run every cell of `spec` on `base` (see the module docstring); returns where each run went."""
     from ..data import load_dataset
     from ..model import ModelShapes
-    from ..stages.prepare import resolve_device
+    from ..hardware import resolve_device
     say = progress or (lambda _line: None)
     out_dir = Path(out_dir)
     cells = ordered_cells(spec, base)

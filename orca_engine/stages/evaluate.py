@@ -17,7 +17,7 @@ from .context import RunContext
 def evaluate(ctx: RunContext) -> Iterator[Event]:
     ds, model, info = ctx.dataset, ctx.model, ctx.build_info
     yield StageStarted("evaluate", total_steps=1)
-    raw = model_outputs(model, ds.x_test)
+    raw = model_outputs(model, ds.x_test, precision=ctx.config.precision)
     outputs = to_task_units(raw, info)
     scored = raw if ds.task in ("classification", "multilabel") else outputs
     test = TASK_METRICS.get(ds.task).compute(ds.y_test, scored)

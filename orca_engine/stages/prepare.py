@@ -7,8 +7,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..errors import ConfigError
-from ..events import Event, StageFinished, StageStarted
+from ..events import Event, StageFinished, StageStarted, WarningRaised
+from ..hardware import resolve_device, resolve_precision
 from .context import RunContext
 
 
@@ -16,14 +16,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device = {name!r} but no CUDA device is visible; use device 'auto' or 'cpu'")
-    return torch.device(name)
 
 
 def alignment_labels(dataset, k: int, seed: int) -> np.ndarray:
@@ -62,6 +54,9 @@ def prepare(ctx: RunContext) -> Iterator[Event]:
     yield StageStarted("prepare", total_steps=3)
     seed_everything(cfg.seed)
     ctx.device = resolve_device(cfg.device)
+    precision, precision_note = resolve_precision(cfg.precision, ctx.device)
+    if precision_note and cfg.precision == "bf16":
+        yield WarningRaised("prepare", precision_note)
 
     ds = load_dataset(cfg.data, seed=cfg.seed)
     ctx.dataset = ds
@@ -85,6 +80,7 @@ def prepare(ctx: RunContext) -> Iterator[Event]:
     ctx.metrics["model"] = {"backbone": cfg.model.backbone, "pretrained": cfg.model.pretrained,
                             "parameters": int(sum(p.numel() for p in model.parameters())),
                             "tokens": int(getattr(model.embedder, "num_tokens", 0)),
-                            "device": str(ctx.device)}
+                            "device": str(ctx.device), "precision": precision,
+                            **({"precision_note": precision_note} if precision_note else {})}
     yield StageFinished("prepare", metrics={"dataset": ds.report, "source_proxy": ctx.metrics["source_proxy"],
                                             "model": ctx.metrics["model"]})

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..diagnostics import chance_warning, loss_not_falling_warning, one_class_warning
 from ..events import Event, StageFinished, StageStarted, StepLogged, ValidationLogged, WarningRaised
+from ..hardware import autocast_dtype as precision_autocast
 from ..metrics import TASK_METRICS, is_improvement
 from ..predict import model_outputs, to_task_units
 from .budget import RefineBudget, refine_budget
@@ -176,7 +177,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     loss_fn = task_loss(ds.task, weights)
     eval_loss_fn = task_loss(ds.task, weights.cpu() if weights is not None else None)
     y_train = training_targets(ds.y_train, info)
-    autocast = _autocast_dtype(ctx)
+    autocast = precision_autocast(ctx.config.precision, ctx.device)  # None for fp32: no autocast
     sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(ctx.config.seed + 2))
     selector = CheckpointSelector(ds.task, cfg.select_on)
     best_state, last_saved, losses, stop_reason = None, 0.0, [], "budget"
@@ -260,15 +261,6 @@ def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float]
     for message in messages:
         if message:
             yield WarningRaised("refine", message)
-
-
-def _autocast_dtype(ctx: RunContext):
-    """bf16 autocast where the config asks for it and the device runs it natively."""
-    try:
-        from ..hardware import autocast_dtype
-    except ImportError:  # before the hardware module lands: CUDA only, as before
-        return torch.bfloat16 if (ctx.config.precision == "bf16" and ctx.device.type == "cuda") else None
-    return autocast_dtype(ctx.config.precision, ctx.device)
 
 
 __all__ = ["refine", "task_loss", "training_targets", "warmup_then_linear_decay", "batches", "CheckpointSelector",

@@ -67,6 +67,18 @@ def test_single_target_class_and_bf16_inputs(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_objective_maths_stays_fp32_inside_a_bf16_autocast_region(name):
+    xs, ys, xt, yt = small_problem()
+    objective = make_objective(name, xs, ys)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = objective(xt, yt)
+        matrix = objective.class_distances(xt, yt)
+    assert inside.dtype == torch.float32
+    assert float(inside) == pytest.approx(float(objective(xt, yt)), rel=1e-5, abs=1e-7)
+    np.testing.assert_allclose(matrix, objective.class_distances(xt, yt), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_class_distances_shape_order_and_no_gradient(name):
     xs, ys, xt, yt = small_problem()
     yt = yt * 3 + 5  # arbitrary class ids: rows follow sorted unique labels

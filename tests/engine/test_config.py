@@ -22,6 +22,7 @@ def test_defaults_round_trip_through_dict_json_and_yaml(tmp_path):
     ({"refine.epochs": 2.5}, ["refine.epochs", "whole number"]),
     ({"model.pretrained": "yes"}, ["model.pretrained", "true or false"]),
     ({"device": "tpu"}, ["device", "'tpu'", "cuda:N"]),
+    ({"precision": "fp16"}, ["precision", "'fp16'", "fp32, bf16, auto"]),
     ({"data.val_fraction": 0.45, "data.test_fraction": 0.45}, ["val_fraction", "20%"]),
 ])
 def test_bad_values_raise_config_error_naming_field_value_and_allowed(overrides, fragments):
@@ -59,3 +60,9 @@ def test_command_line_lists_only_non_default_options():
     cmd = command_line(RunConfig().with_overrides({"align.steps": 5, "data.source": "my data.csv"}))
     assert cmd.startswith("python -m orca_engine run --data 'my data.csv' --backbone minilm")
     assert "--align-steps 5" in cmd and "--refine-epochs" not in cmd
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
+def test_every_precision_is_accepted_on_cpu(precision):
+    config = RunConfig().with_overrides({"precision": precision, "device": "cpu"})
+    assert config.precision == precision and RunConfig.from_dict(config.to_dict()) == config
