@@ -78,25 +78,31 @@ def test_a_child_that_never_gets_ready_is_stopped_after_the_timeout():
     assert "no answer within 1 s" in hanging.failure and hanging.pid() is None
 
 
-SLOW_CHILD = f"""
-import os, sys, time
-sys.path.insert(0, {str(ROOT)!r})
-from orca_engine.projection.umap_process import _write
+SLOW_CHILD = """
+import os, pickle, struct, sys, time
 out = os.fdopen(os.dup(1), "wb")
-for i in range(4):  # a compile slower than the timeout, but alive
-    time.sleep(0.5)
-    _write(out, ("alive", i))
-_write(out, ("ready", os.getpid()))
+
+def say(message):  # the parent's protocol (umap_process._write), without importing anything heavy
+    payload = pickle.dumps(message)
+    out.write(struct.pack("!Q", len(payload)) + payload)
+    out.flush()
+
+for i in range(8):  # a compile twice as long as the timeout, but alive all along
+    say(("alive", i))
+    time.sleep(0.75)
+say(("ready", os.getpid()))
 sys.stdin.read()
 """
 
 
 def test_a_slow_start_that_keeps_saying_it_is_alive_is_waited_for():
-    slow = UmapService(max_starts=1, ready_timeout_s=1.0, command=[sys.executable, "-c", SLOW_CHILD])
+    # The timeout is generous against the 0.75 s between signs of life (a busy machine delays them),
+    # and half the 6 s the start takes: only the heartbeats can explain the wait.
+    slow = UmapService(max_starts=1, ready_timeout_s=3.0, command=[sys.executable, "-c", SLOW_CHILD])
     try:
         slow.start().join()
         assert slow.ready(), slow.failure
-        assert slow.ready_seconds > 1.0
+        assert slow.ready_seconds > 3.0
     finally:
         slow.close()
 
