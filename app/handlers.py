@@ -286,32 +286,18 @@ def run_config(visitor: Visitor, values: dict[str, Any]) -> RunConfig:
 @shows_errors
 def start_align(visitor: Visitor, values: dict[str, Any]):
     """Prepare the data and backbone and align the embedder, in the engine's worker thread."""
-    config = run_config(visitor, values)
-    _check_fair_use(visitor, config)
-    _retire_current(visitor)
-    limits.PUBLIC.check_live_runs(session().active_count(visitor.owner))
-    run_id = session().start(config, stages=("align",), owner=visitor.owner,
-                             projection_method=visitor.projection_method, source_name=visitor.source_name or None)
-    visitor.watch(run_id)
-    return messages.STATE_NAMES["queued"], gr.Timer(active=True)
+    return _start_new_run(visitor, run_config(visitor, values), ("align",))
 
 
 @shows_errors
 def start_refine(visitor: Visitor, values: dict[str, Any]):
     """Refine the aligned model in memory, or run align + refine when there is none; then evaluate."""
-    config = run_config(visitor, values)
-    if visitor.run_id and _state(visitor) == "idle":
-        overrides = {k: v for k, v in values.items() if k.startswith("refine.")}
-        _check_fair_use(visitor, session().config(visitor.run_id, owner=visitor.owner).with_overrides(overrides))
-        session().continue_run(visitor.run_id, stages=("refine", "evaluate"), overrides=overrides,
-                               owner=visitor.owner)
-    else:
-        _check_fair_use(visitor, config)
-        _retire_current(visitor)
-        limits.PUBLIC.check_live_runs(session().active_count(visitor.owner))
-        visitor.watch(session().start(config, stages=("align", "refine", "evaluate"), owner=visitor.owner,
-                                      projection_method=visitor.projection_method,
-                                      source_name=visitor.source_name or None))
+    if not (visitor.run_id and _state(visitor) == "idle"):
+        return _start_new_run(visitor, run_config(visitor, values), ("align", "refine", "evaluate"))
+    run_config(visitor, values)  # validates every option, as a new run would
+    overrides = {k: v for k, v in values.items() if k.startswith("refine.")}
+    _check_fair_use(visitor, session().config(visitor.run_id, owner=visitor.owner).with_overrides(overrides))
+    session().continue_run(visitor.run_id, stages=("refine", "evaluate"), overrides=overrides, owner=visitor.owner)
     visitor.last_state = ""
     return messages.STATE_NAMES["queued"], gr.Timer(active=True)
 
@@ -319,11 +305,15 @@ def start_refine(visitor: Visitor, values: dict[str, Any]):
 @shows_errors
 def start_tune(visitor: Visitor, values: dict[str, Any]):
     """A new run that tunes hyperparameters on the validation split, then tests the best trial once."""
-    config = run_config(visitor, values)
+    return _start_new_run(visitor, run_config(visitor, values), ("tune", "evaluate"))
+
+
+def _start_new_run(visitor: Visitor, config: RunConfig, stages: tuple[str, ...]):
+    """Within the public limits, replace the visitor's run by a new one of `stages`, and watch it."""
     _check_fair_use(visitor, config)
     _retire_current(visitor)
     limits.PUBLIC.check_live_runs(session().active_count(visitor.owner))
-    visitor.watch(session().start(config, stages=("tune", "evaluate"), owner=visitor.owner,
+    visitor.watch(session().start(config, stages=stages, owner=visitor.owner,
                                   projection_method=visitor.projection_method,
                                   source_name=visitor.source_name or None))
     visitor.last_state = ""
