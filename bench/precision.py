@@ -129,7 +129,7 @@ def refine_autocasts_by_the_rule() -> bool:
     """Whether the refine stage enters autocast via hardware.autocast_dtype (else bf16 trains fp32 on CPU)."""
     import inspect
     from orca_engine.stages import refine
-    return "autocast_dtype(" in inspect.getsource(refine)
+    return "from ..hardware import autocast_dtype" in inspect.getsource(refine)
 
 
 def speed_table(results: list[dict]) -> str:
@@ -204,7 +204,7 @@ def main() -> None:
         else:
             out = ROOT / "runs" / "bench-precision"
             run_dirs = [run_digits(seed, p, out) for seed in args.seeds for p in ("fp32", "bf16")]
-        text += ("\n\nTest accuracy of the default digits run (minilm, 16 tokens, 8 epochs), one row per seed:\n\n"
+        text += ("\n\nTest accuracy of the default digits run (minilm, 16 tokens), one row per seed:\n\n"
                  + quality_table(quality_rows(run_dirs)))
         if args.quality_runs:
             text += f"\n\nRuns read from `{args.quality_runs}`."
