@@ -95,12 +95,24 @@ class RunContext:
         """Drop every large object so the memory of a finished or cancelled run is returned."""
         self.model = self.dataset = self.source = self.target_labels = None
         gc.collect()
+        _return_freed_memory_to_the_os()
         try:
             import torch
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
         except ImportError:
             pass
+
+
+def _return_freed_memory_to_the_os() -> None:
+    """glibc keeps freed blocks of a released model in its heaps; without a trim a server's RSS crept
+    up by ~100 MB over its first hundred short runs (no Python objects leaked: tracemalloc showed
+    ~100 KiB). A no-op where glibc is absent."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 @contextlib.contextmanager

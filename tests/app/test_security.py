@@ -148,16 +148,20 @@ def test_250_starts_and_stops_leave_no_open_files_and_one_run_in_memory(tmp_path
         start(visitor, "tiny-bert", 5)
         handlers.stop(visitor)
 
-    start_and_stop()  # warm-up: imports, the cached dataset
+    for _ in range(25):  # warm-up: imports, the cached dataset, the allocator's first arenas
+        start_and_stop()
     handlers.session().wait(visitor.run_id, timeout=120)
     fds, rss = _open_fds(), _rss_mb()
-    for _ in range(250):
+    midway = None
+    for i in range(250):
         start_and_stop()
+        if i == 124:
+            midway = _rss_mb()
     handlers.session().wait(visitor.run_id, timeout=120)
     deadline = time.time() + 60
     while len(handlers.session()._runs) > 1 and time.time() < deadline:  # last workers finishing
         time.sleep(0.1)
-    print(f"\nopen fds {fds} -> {_open_fds()}, RSS {rss:.0f} -> {_rss_mb():.0f} MB, "
+    print(f"\nopen fds {fds} -> {_open_fds()}, RSS {rss:.0f} -> {midway:.0f} (after 125) -> {_rss_mb():.0f} MB, "
           f"runs in memory {len(handlers.session()._runs)}, folders {len(list(tmp_path.iterdir()))}")
     assert _open_fds() <= fds * 1.1 + 1
     assert len(handlers.session()._runs) <= 1
