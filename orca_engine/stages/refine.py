@@ -21,7 +21,7 @@ from ..events import Event, StageFinished, StageStarted, StepLogged, ValidationL
 from ..hardware import autocast_dtype as precision_autocast
 from ..metrics import TASK_METRICS, is_improvement
 from ..predict import model_outputs, to_task_units
-from .budget import RefineBudget, refine_budget
+from .budget import refine_budget
 from .context import RunContext
 
 # write the best weights to disk at most this often (a body is ~100 MB); a setting for tests and for
@@ -95,10 +95,6 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[tor
         order = torch.randperm(n, generator=generator)
         usable = max(batch_size, n - n % batch_size) if n >= batch_size else n
         yield from order[:usable].split(batch_size)
-
-
-def split_metrics(model, x: np.ndarray, y: np.ndarray, build_info: dict, autocast_dtype=None) -> dict[str, float]:
-    return validation_scores(model, x, y, build_info, None, autocast_dtype)[1]
 
 
 def validation_scores(model, x: np.ndarray, y: np.ndarray, build_info: dict, loss_fn,
@@ -264,4 +260,4 @@ def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float]
 
 
 __all__ = ["refine", "task_loss", "training_targets", "warmup_then_linear_decay", "batches", "CheckpointSelector",
-           "validation_scores", "split_metrics", "RefineBudget"]
+           "validation_scores", "group_schedules"]
