@@ -84,8 +84,9 @@ def main() -> None:
         f"{args.hogs} CPU-bound processes beside it.", "",
         "| OpenMP setting | quiet (ms) | busy (ms) | busy / quiet |", "|---|---:|---:|---:|", *rows, "",
         "Spinning threads are what made refinement (and the test suite) crawl on a shared machine; a sleeping "
-        "wait costs little when the machine is quiet. `orca_engine/__init__.py` sets `OMP_WAIT_POLICY=PASSIVE` "
-        "unless the environment already sets it."])
+        "wait is robust there but slower on a quiet machine (the table says by how much). `orca_engine/__init__.py` "
+        "sets `OMP_WAIT_POLICY=PASSIVE` unless the environment already sets it: a shared Space or CI machine is "
+        "busy more often than not; on a dedicated machine set `OMP_WAIT_POLICY=ACTIVE`."])
     write_section("Threads: OpenMP wait policy on a busy machine", body)
     print(body)
 

@@ -5,10 +5,11 @@ This package imports neither gradio nor plotly, and keeps heavy imports (torch m
 """
 import os
 
-# OpenMP threads that spin while they wait made every training step 10x slower on a busy 2-core
-# machine (3.5 s against 0.3 s a MiniLM step, measured side by side; docs/BENCHMARKS.md). Sleeping
-# waits cost little on a quiet one. It must be set before torch loads OpenMP; a user's own
-# setting wins.
+# OpenMP threads that spin while they wait made every training step several times slower on a busy
+# 2-core machine; sleeping waits are robust there but cost some speed on a quiet one (one MiniLM step:
+# 448 against 142 ms busy, 84 against 127 ms quiet; docs/BENCHMARKS.md "Threads"). A shared Space and
+# a CI machine are busy more often than not. It must be set before torch loads OpenMP; a user's own
+# setting (e.g. OMP_WAIT_POLICY=ACTIVE on a dedicated machine) wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .config import AlignConfig, DataConfig, ModelConfig, RefineConfig, RunConfig  # noqa: E402
