@@ -178,7 +178,7 @@ class RefineConfig(_Section):
                             "(refine.target_epochs, bounded by refine.min_steps and refine.max_steps)",
                          range=(0, 10_000))
     target_epochs: int = option(10, "automatic budget: passes over the training data aimed at", range=(1, 10_000))
-    min_steps: int = option(300, "automatic budget: at least this many optimiser steps (small data still learns); "
+    min_steps: int = option(500, "automatic budget: at least this many optimiser steps (small data still learns); "
                                  "early stopping never ends a run before this", range=(0, 1_000_000))
     max_steps: int = option(1500, "automatic budget: at most this many optimiser steps (large data stays "
                                   "affordable)", range=(1, 10_000_000))
@@ -208,6 +208,10 @@ class RefineConfig(_Section):
                                       "(ties broken by the validation loss), or the validation loss (near-ties "
                                       "broken by the metric)", choices=("metric", "loss"))
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
+    augment: str = option("auto", "label-preserving input augmentation of each training batch (time shift, "
+                                  "translation, noise; never for dense tasks); none = off", choices=("auto", "none"))
+    ema: float = option(0.0, "keep an exponential moving average of the weights with this decay and validate, "
+                             "select and save the average (0 = off)", range=(0.0, 0.9999))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from ..events import Event, StageFinished, StageStarted, StepLogged, ValidationL
 from ..hardware import autocast_dtype as precision_autocast
 from ..metrics import TASK_METRICS, is_improvement
 from ..predict import model_outputs, to_task_units
+from .augment import describe as describe_augmentation, make_augmentation
 from .budget import refine_budget
 from .context import RunContext
 
@@ -175,6 +176,13 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     y_train = training_targets(ds.y_train, info)
     autocast = precision_autocast(ctx.config.precision, ctx.device)  # None for fp32: no autocast
     sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(ctx.config.seed + 2))
+    augment = make_augmentation(cfg.augment, ds.modality, ds.task, torch.Generator().manual_seed(ctx.config.seed + 3))
+    ctx.metrics["refine_budget"]["augmentation"] = describe_augmentation(cfg.augment, ds.modality, ds.task)
+    # the weights validated and kept: the model itself, or an exponential moving average of it
+    averaged = (torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        if cfg.ema > 0 else None)
+    kept = averaged.module if averaged is not None else model
     selector = CheckpointSelector(ds.task, cfg.select_on)
     best_state, last_saved, losses, stop_reason = None, 0.0, [], "budget"
 
@@ -187,6 +195,8 @@ def refine(ctx: RunContext) -> Iterator[Event]:
             batch = next(sampler)
             xb = torch.as_tensor(ds.x_train[batch.numpy()], dtype=torch.float32, device=ctx.device)
             yb = y_train[batch].to(ctx.device)
+            if augment is not None:
+                xb = augment(xb)
             with torch.autocast(ctx.device.type, dtype=autocast, enabled=autocast is not None):
                 out = model(xb)
             loss = loss_fn(out.float(), yb)
@@ -200,16 +210,18 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             schedule.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             losses.append(loss.item())
             yield StepLogged("refine", step, budget.total_steps, losses[-1],
                              {"lr": schedule.get_last_lr()[0], "epoch": round(step / budget.steps_per_epoch, 2)})
 
             last = step == budget.total_steps
             if step % budget.eval_every == 0 or last:
-                val_loss, metrics, _ = validation_scores(model, ds.x_val, ds.y_val, info, eval_loss_fn, autocast)
+                val_loss, metrics, _ = validation_scores(kept, ds.x_val, ds.y_val, info, eval_loss_fn, autocast)
                 improved = selector.offer(step, val_loss, metrics)
                 if improved:
-                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in kept.state_dict().items()}
                     if time.perf_counter() - last_saved > CHECKPOINT_EVERY_S and not last:
                         save_weights(ctx.run_dir, best_state, {**info, "checkpoint": {"complete": False, "step": step}})
                         last_saved = time.perf_counter()
@@ -233,7 +245,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     # -- finish: keep the best checkpoint, say what went wrong if anything did -----------------
     if best_state is not None:
         model.load_state_dict(best_state)
-    del best_state
+    del best_state, averaged, kept
     yield from _diagnose(ctx, selector, losses, autocast, eval_loss_fn)
     ctx.metrics["validation"] = {**selector.metrics, **({"loss": selector.loss} if selector.loss is not None else {})}
     ctx.metrics["refine"] = {"steps": step, "epochs_run": round(step / budget.steps_per_epoch, 2),

@@ -1,0 +1,74 @@
+"""Refinement's input augmentation and weight averaging: label-preserving, seeded, never on dense tasks."""
+import json
+
+import pytest
+import torch
+
+from orca_engine.session import Session
+from orca_engine.stages.augment import make_augmentation, shift_image, shift_sequence
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_a_sequence_shift_moves_each_sample_as_a_whole_and_repeats_its_edges():
+    x = torch.arange(40, dtype=torch.float32).view(1, 1, 40).repeat(16, 2, 1)  # (B, C, L) ramps
+    x[:, 1] *= -1
+    out = shift_sequence(x, 0.1, _gen())
+    assert out.shape == x.shape
+    shifts = set()
+    for b in range(16):
+        s = int(x[b, 0, 20] - out[b, 0, 20])  # a ramp's value tells how far it moved
+        assert abs(s) <= 4
+        shifts.add(s)
+        expected = torch.arange(40).sub(s).clamp(0, 39).float()
+        assert torch.equal(out[b, 0], expected) and torch.equal(out[b, 1], -expected)  # channels move together
+    assert len(shifts) > 1  # samples move independently
+
+
+def test_an_image_translation_keeps_shape_and_moves_rows_and_columns():
+    x = torch.arange(64, dtype=torch.float32).view(1, 1, 8, 8).repeat(32, 3, 1, 1)
+    out = shift_image(x, 0.25, _gen(1))
+    assert out.shape == x.shape
+    assert not torch.equal(out, x)
+    assert torch.equal(out[:, 0], out[:, 2])  # every channel of a sample moves alike
+
+
+def test_augmentation_is_seeded_and_skips_dense_tasks_and_none():
+    x = torch.randn(8, 1, 50)
+    a = make_augmentation("auto", "sequence", "classification", _gen(3))(x)
+    b = make_augmentation("auto", "sequence", "classification", _gen(3))(x)
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    assert make_augmentation("auto", "sequence", "dense", _gen()) is None
+    assert make_augmentation("none", "image", "classification", _gen()) is None
+    rows = torch.zeros(64, 5)
+    noisy = make_augmentation("auto", "tabular", "regression", _gen())(rows)
+    assert 0.05 < float(noisy.std()) < 0.2  # a tenth of a standardised feature's spread
+
+
+def _tiny(tmp_path, **refine):
+    return {"data": {"source": "synthetic-signals", "train_fraction": 0.1}, "model": {"backbone": "tiny-bert"},
+            "align": {"steps": 0}, "evaluate": {"baselines": "none"},
+            "refine": {"epochs": 2, "batch_size": 8, "eval_every": 4, **refine}}
+
+
+def _weights(session, run):
+    from safetensors.torch import load_file
+    return load_file(str(session.run_dir(run) / "model.safetensors"))
+
+
+def test_weight_averaging_keeps_the_average_not_the_last_weights(tmp_path):
+    session = Session(runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
+    runs = {}
+    for ema in (0.0, 0.9):
+        run = session.start(_tiny(tmp_path, ema=ema))
+        status = session.wait(run, timeout=300)
+        assert status.state in ("finished", "idle"), status.error
+        runs[ema] = run
+    metrics = json.loads((session.run_dir(runs[0.9]) / "metrics.json").read_text())
+    assert metrics["refine_budget"]["augmentation"].startswith("time shift")
+    plain, averaged = _weights(session, runs[0.0]), _weights(session, runs[0.9])
+    assert plain.keys() == averaged.keys()
+    # same seed, same batches: only the averaging differs, so the kept weights must too
+    assert any(not torch.equal(plain[k], averaged[k]) for k in plain)
