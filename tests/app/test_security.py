@@ -65,8 +65,8 @@ def test_paths_outside_the_upload_folder_or_not_received_are_refused(tmp_path, u
 def test_run_folders_are_not_served_and_run_ids_are_unguessable(tmp_path):
     from app.ui import launch_options
     assert "allowed_paths" not in launch_options()
-    from orca_engine.runs import new_run_dir
-    suffixes = {new_run_dir(tmp_path, "digits").name.split("-digits-", 1)[1] for _ in range(3)}
+    from orca_engine.run_folder import RunFolder
+    suffixes = {RunFolder.create(tmp_path, "digits").name.split("-digits-", 1)[1] for _ in range(3)}
     assert len(suffixes) == 3 and all(len(s) >= 16 for s in suffixes)
 
 
