@@ -84,15 +84,22 @@ def events_from_file(path: str | Path, max_bytes: int) -> list[dict[str, Any]]:
     return read_event_file(path, max_bytes)
 
 
-def compare_runs(run_dirs: list[str], dataset: str | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """(dataset, comparison table rows) over the finished runs among `run_dirs` on `dataset`
-    (default: the latest run's); no rows when none finished on it."""
+@dataclass(frozen=True)
+class RunComparison:
+    """Finished runs on one dataset, grouped by variant (orca_engine.compare.summary.comparison_table)."""
+    dataset: str
+    runs: int  # finished runs compared
+    table: list[dict[str, Any]]  # one row per variant: seeds, metric, test mean and spread, OTDD, seconds
+
+
+def compare_runs(run_dirs: list[str], dataset: str | None = None) -> RunComparison:
+    """The finished runs among `run_dirs` on `dataset` (default: the latest run's), compared."""
     from .compare.summary import comparison_table, summarise_runs
     rows = summarise_runs(run_dirs)
     if dataset is None and rows:
         dataset = rows[-1]["dataset"]
     rows = [r for r in rows if r["dataset"] == dataset]
-    return dataset or "", comparison_table(rows) if rows else []
+    return RunComparison(dataset or "", len(rows), comparison_table(rows) if rows else [])
 
 
 # -- the live projection ---------------------------------------------------------------------------
@@ -111,11 +118,14 @@ def projection_notes() -> dict[str, str]:
 
 
 def projection_status(warm_up: bool = False) -> ProjectionStatus:
-    """UMAP's readiness; `warm_up` starts compiling it in the background if it is not started yet."""
-    from .projection import is_umap_ready, umap_unavailable_reason, warm_up_umap_in_background
-    if warm_up and not is_umap_ready():
-        warm_up_umap_in_background()
-    return ProjectionStatus(is_umap_ready(), umap_unavailable_reason())
+    """UMAP's readiness. `warm_up` starts compiling it in the background when it is not ready, and
+    reports it unavailable when it failed too often to be tried again."""
+    from . import projection
+    if projection.is_umap_ready():
+        return ProjectionStatus(True, None)
+    if warm_up and projection.warm_up_umap_in_background() is None:
+        return ProjectionStatus(False, projection.umap_unavailable_reason() or "it failed to start")
+    return ProjectionStatus(False, None)
 
 
 def warm_up_projection() -> None:

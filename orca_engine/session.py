@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
-from .catalog import (DATA_SUFFIXES, BackboneChoice, ProjectionStatus, backbone_choice, backbone_choices,
+from .catalog import (DATA_SUFFIXES, BackboneChoice, ProjectionStatus, RunComparison, backbone_choice, backbone_choices,
                       compare_runs, events_from_file, events_on_disk, example_choices, inspect_file, is_example,
                       load_dataset, projection_notes, projection_status, warm_up_projection)
 from .config import RunConfig
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .data import Dataset
 
 __all__ = ["Session", "RunStatus", "RunState", "ACTIVE_STATES", "TERMINAL_STATES", "Recorded", "BuildInfo",
-           "DATA_SUFFIXES", "BackboneChoice", "ProjectionStatus", "backbone_choice", "backbone_choices",
+           "DATA_SUFFIXES", "BackboneChoice", "ProjectionStatus", "RunComparison", "backbone_choice", "backbone_choices",
            "compare_runs", "events_from_file", "events_on_disk", "example_choices", "inspect_file", "is_example",
            "load_dataset", "projection_notes", "projection_status", "warm_up_projection"]
 

@@ -22,10 +22,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..events import Event, StageFinished, StageStarted, TrialFinished, WarningRaised
-from .align import align
 from .context import RunContext
 from .prepare import run_model, seed_everything
-from .refine import refine
+from .runner import run_stages
 
 
 @dataclass(frozen=True)
