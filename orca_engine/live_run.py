@@ -1,10 +1,11 @@
 """One run as the Session holds it in memory (`LiveRun`), and the snapshot the UI reads of it (`RunStatus`)."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator
 
 from .config import RunConfig
 from .contracts import RunState
@@ -98,3 +99,42 @@ class LiveRun:
         return RunStatus(self.id, self.owner, self.config.name or self.id, state, self.stage, self.step,
                          self.total, queue_position, round(time.time() - self.created, 1), eta, self.error,
                          str(self.run_dir), tuple(self.ctx.stages_done), dict(self.ctx.metrics))
+
+    # -- around each stage: its name in the status, and the live projection during align ----------
+    def stage_scope(self, live_projection: bool) -> Callable[[str], ContextManager[None]]:
+        """For `run_stages(around=...)`: names the stage in the run's status; during align, runs the
+        live projection worker (when `live_projection`), flushing its last frame and stopping it."""
+        @contextlib.contextmanager
+        def scope(name: str) -> Iterator[None]:
+            self.stage = name
+            if name != "align":
+                yield
+                return
+            self._start_projection(live_projection)
+            try:
+                yield
+                self._flush_projection()
+            finally:
+                self._stop_projection()
+        return scope
+
+    def _start_projection(self, live_projection: bool) -> None:
+        if not live_projection:
+            self.ctx.on_features = self.ctx.features_wanted = None
+            return
+        from .projection import ProjectionWorker
+        self.projector = ProjectionWorker(emit=self.record, method=self.projection_method, seed=self.config.seed)
+        self.projector.start()
+        self.ctx.on_features = self.projector.submit
+        self.ctx.features_wanted = self.projector.ready
+
+    def _flush_projection(self) -> None:
+        """Let the worker draw the last submitted snapshot, so the final frame shows the final state."""
+        if self.projector is not None:
+            self.projector.wait_idle(timeout=10.0)
+
+    def _stop_projection(self) -> None:
+        if self.projector is not None:
+            self.projector.stop(timeout=10.0)
+            self.projector = None
+        self.ctx.on_features = self.ctx.features_wanted = None

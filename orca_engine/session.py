@@ -24,12 +24,11 @@ owner's latest runs (`keep_per_owner`) are never deleted, nor for `retain_s` aft
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -172,7 +171,7 @@ class Session:
             run.state = RunState.RUNNING
             self._record_or_fail(run, StateChanged(RunState.RUNNING))
             todo = stages if run.ctx.stages_done else ("prepare",) + stages
-            run_stages(run.ctx, todo, lambda event: self._record_or_fail(run, event), around=self._stage_scope(run))
+            run_stages(run.ctx, todo, lambda event: self._record_or_fail(run, event), around=run.stage_scope(self.live_projection))
             if "evaluate" in run.ctx.stages_done:
                 self._end(run, RunState.FINISHED, RunFinished(metrics=run.ctx.metrics.get("test", {})),
                           keep_model=True)
@@ -195,22 +194,6 @@ class Session:
             if run.state in ACTIVE_STATES:  # only if the error path itself broke: still end the run
                 run.state, run.error = RunState.FAILED, run.error or "the run stopped unexpectedly"
             self._worker_ended(run, held_slot=True)
-
-    def _stage_scope(self, run: LiveRun):
-        """Around each stage: name it in the run's status; during align, the live projection."""
-        @contextlib.contextmanager
-        def scope(name: str) -> Iterator[None]:
-            run.stage = name
-            if name != "align":
-                yield
-                return
-            self._start_projection(run)
-            try:
-                yield
-                self._flush_projection(run)
-            finally:
-                self._stop_projection(run)
-        return scope
 
     def _record_or_fail(self, run: LiveRun, event: Event) -> None:
         run.record(event)
@@ -293,27 +276,6 @@ class Session:
                 r.ctx.release()
 
     # -- live projection ----------------------------------------------------------------------
-    def _start_projection(self, run: LiveRun) -> None:
-        if not self.live_projection:
-            run.ctx.on_features = run.ctx.features_wanted = None
-            return
-        from .projection import ProjectionWorker
-        run.projector = ProjectionWorker(emit=run.record, method=run.projection_method, seed=run.config.seed)
-        run.projector.start()
-        run.ctx.on_features = run.projector.submit
-        run.ctx.features_wanted = run.projector.ready
-
-    def _flush_projection(self, run: LiveRun) -> None:
-        """Let the worker draw the last submitted snapshot, so the final frame shows the final state."""
-        if run.projector is not None:
-            run.projector.wait_idle(timeout=10.0)
-
-    def _stop_projection(self, run: LiveRun) -> None:
-        if run.projector is not None:
-            run.projector.stop(timeout=10.0)
-            run.projector = None
-        run.ctx.on_features = run.ctx.features_wanted = None
-
     def set_projection_method(self, run_id: str, method: str, owner: str | None = None) -> None:
         from .projection import METHODS
         if method not in METHODS:
