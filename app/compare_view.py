@@ -2,24 +2,22 @@
 from __future__ import annotations
 
 import math
-
-from orca_engine.compare import comparison_table, summarise_runs
+from typing import TYPE_CHECKING
 
 from . import messages, plots
 
+if TYPE_CHECKING:
+    from orca_engine.session import RunComparison
 
-def comparison_rows(run_dirs: list[str], dataset: str | None = None) -> tuple[str, list[list], list[dict]]:
-    """(note, table rows for the page, aggregated rows) over finished runs on `dataset` (default: the latest)."""
-    rows = summarise_runs(run_dirs)
-    if dataset is None and rows:
-        dataset = rows[-1]["dataset"]
-    rows = [r for r in rows if r["dataset"] == dataset]
-    if not rows:
-        return messages.COMPARE_EMPTY, [], []
-    table = comparison_table(rows)
+
+def comparison_rows(comparison: RunComparison) -> tuple[str, list[list]]:
+    """(note, table rows for the page) from the engine's comparison of a visitor's runs."""
+    if not comparison.table:
+        return messages.COMPARE_EMPTY, []
     shown = [[t["variant"], t["seeds"], t["metric"], _num(t["test_mean"]), _num(t["test_std"]),
-              _num(t["otdd_before_mean"]), _num(t["otdd_after_mean"]), _num(t["wall_s_mean"], 1)] for t in table]
-    return messages.COMPARE_NOTE.format(dataset=dataset, n=len(rows)), shown, table
+              _num(t["otdd_before_mean"]), _num(t["otdd_after_mean"]), _num(t["wall_s_mean"], 1)]
+             for t in comparison.table]
+    return messages.COMPARE_NOTE.format(dataset=comparison.dataset, n=comparison.runs), shown
 
 
 def comparison_chart(table: list[dict]):

@@ -1,8 +1,9 @@
 """Event handlers: each asks the engine's Session for something and returns what the page shows.
 
-This is the one place engine errors (`OrcaError`) become messages for people (`friendly`). No
-handler trains: runs go to the Session's worker threads and the page polls (`poll`). Every action
-on a run passes the visitor's `owner`, so the Session refuses runs that belong to someone else.
+No handler trains: runs go to the Session's worker threads (`server.session()`) and the page
+polls (`live.poll`). Every action on a run passes the visitor's `owner`, so the Session refuses runs
+that belong to someone else. Engine errors become messages in `friendly`; step 1 (data) lives in
+`data_step`.
 
 Public-server rules: every file path a handler reads passes `uploads.uploaded_file` (only files
 this server received as uploads); run folders are never served directly: an export is copied to
@@ -11,76 +12,28 @@ in memory (starting another discards the previous one).
 """
 from __future__ import annotations
 
-import functools
 import inspect
-import json
-import os
 import shutil
 import tempfile
-import threading
-import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import gradio as gr
 
-from orca_engine.config import DataConfig, RunConfig
+from orca_engine.config import RunConfig
 from orca_engine.errors import OrcaError
-from orca_engine.runs import load_events
-from orca_engine.session import Session
+from orca_engine.session import RunState, events_from_file, events_on_disk, is_example, projection_status
+from orca_engine.session import compare_runs as engine_compare
 
 from . import limits, messages, render, tokens
+from .data_step import load_data
+from .friendly import shows_errors
+from .server import keep_run, remove_download, runs_dir, session
 from .state import Visitor
 from .uploads import uploaded_file
 
-RUNS_DIR = Path(os.environ.get("ORCA_RUNS_DIR", "runs"))
-MAX_ACTIVE = int(os.environ.get("ORCA_MAX_ACTIVE", "1"))
-KEEP_RUN_FOLDERS = int(os.environ.get("ORCA_KEEP_RUNS", "200"))  # older run folders are deleted
-KEEP_PER_VISITOR = int(os.environ.get("ORCA_KEEP_PER_VISITOR", "3"))  # ... but never a present visitor's latest
-# A page that closes frees its finished run's model this many seconds later, unless a reloaded page
-# has re-attached meanwhile (a reload closes the old page, and the two race).
-RELEASE_GRACE_S = float(os.environ.get("ORCA_RELEASE_GRACE_S", "300"))
-_pending_release: dict[str, tuple[threading.Timer, object]] = {}  # run id -> (timer, token)
-_pending_lock = threading.Lock()
-
-_session: Session | None = None
-_session_lock = threading.Lock()
-
-
-def session() -> Session:
-    """The process's one Session (created on first use)."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = Session(runs_dir=RUNS_DIR, max_active=MAX_ACTIVE, keep_run_folders=KEEP_RUN_FOLDERS,
-                               keep_per_owner=KEEP_PER_VISITOR, retain_s=RELEASE_GRACE_S,
-                               time_limit_s=limits.PUBLIC.max_run_s or None,
-                               time_limit_message=messages.TIME_LIMIT_STOP)
-        return _session
-
-
-# -- errors: the one translation point ---------------------------------------------------------
-
-def friendly(err: Exception) -> str:
-    """An engine error as a sentence for the page."""
-    prefix = messages.ERROR_PREFIX.get(type(err).__name__, messages.ERROR_GENERIC)
-    return f"{prefix}: {err}"
-
-
-def error_box(err: Exception) -> str:
-    return f'<div class="orca-error">⚠ {friendly(err)}</div>'
-
-
-def shows_errors(fn: Callable) -> Callable:
-    """Engine errors raised by a click handler become a Gradio error message, not a crash."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except OrcaError as err:
-            raise gr.Error(friendly(err)) from None
-    return wrapper
-
+if TYPE_CHECKING:
+    from orca_engine.session import Dataset
 
 # -- identity and re-attaching -------------------------------------------------------------------
 
@@ -91,12 +44,13 @@ def restorer(keys: list[str]) -> Callable:
     (dotted `keys`, in widget order)."""
     def restore(remembered: dict | None, visitor: Visitor):
         remembered = remembered or {}
-        signed = tokens.verify(remembered.get("token"), tokens.secret(RUNS_DIR))
+        runs = runs_dir()
+        signed = tokens.verify(remembered.get("token"), tokens.secret(runs))
         if signed is not None:
             visitor.owner = signed[0]
             for run_id in signed[1]:
-                if (RUNS_DIR / run_id).is_dir():
-                    visitor.remember_past(run_id, str(RUNS_DIR / run_id))
+                if (runs / run_id).is_dir():
+                    visitor.remember_past(run_id, str(runs / run_id))
             session().owner_present(visitor.owner)
         method = remembered.get("projection")
         if method in messages.PROJECTION_NOTES:
@@ -105,11 +59,10 @@ def restorer(keys: list[str]) -> Callable:
         config = None
         if run_id and not visitor.run_id:
             try:
-                run_dir = session().run_dir(run_id, owner=visitor.owner)  # checks the owner
-                _keep_run(run_id)
-                config = json.loads((Path(run_dir) / "config.json").read_text())
+                config = session().public_config(run_id, owner=visitor.owner).to_dict()  # checks the owner
+                keep_run(run_id)
                 visitor.watch(run_id)
-            except (OrcaError, OSError, ValueError):
+            except OrcaError:
                 config = None
         values = [gr.skip()] * len(keys)
         if config is not None:
@@ -122,8 +75,7 @@ def restorer(keys: list[str]) -> Callable:
 
 def _restore_data(visitor: Visitor, data: dict) -> None:
     """A bundled example comes back as it was; an upload only if the page still shows it."""
-    from orca_engine.data.examples import EXAMPLES
-    if data["source"] in EXAMPLES.names():
+    if is_example(data["source"]):
         visitor.data_source, visitor.source_name = data["source"], ""
         visitor.label_column = data.get("label_column", "")
 
@@ -138,123 +90,7 @@ def _option_value(config: dict, dotted: str) -> Any:
 def remember(visitor: Visitor) -> dict:
     """What the browser keeps, with a signed token of the visitor's identity and recent runs."""
     run_ids = [*visitor.past_runs, *([visitor.run_id] if visitor.run_id else [])]
-    return {**visitor.remembered(), "token": tokens.sign(visitor.owner, run_ids, tokens.secret(RUNS_DIR))}
-
-
-def visitor_left(visitor: Visitor) -> None:
-    """gr.State delete callback: free a finished visitor's model after `RELEASE_GRACE_S` (files stay
-    for replay). A running run keeps running; a page reloaded in time re-attaches and keeps it."""
-    if not isinstance(visitor, Visitor):
-        return
-    _remove_download(visitor)
-    if not visitor.run_id:
-        session().owner_left(visitor.owner)
-        return
-    run_id, owner, token = visitor.run_id, visitor.owner, object()
-    timer = threading.Timer(RELEASE_GRACE_S, _release_if_done, (run_id, owner, token))
-    timer.daemon = True
-    with _pending_lock:
-        previous = _pending_release.get(run_id)
-        _pending_release[run_id] = (timer, token)
-    if previous is not None:
-        previous[0].cancel()
-    timer.start()
-
-
-def _release_if_done(run_id: str, owner: str, token: object) -> None:
-    with _pending_lock:
-        if _pending_release.get(run_id, (None, None))[1] is not token:
-            return  # a page re-attached, or a later close rescheduled it
-        del _pending_release[run_id]
-    try:
-        session().owner_left(owner)
-        if session().status(run_id, owner=owner).state not in ("queued", "running", "paused"):
-            session().release(run_id, owner=owner)
-    except OrcaError:
-        pass
-
-
-def _keep_run(run_id: str) -> None:
-    """A page (re)attached to `run_id`: cancel a pending release."""
-    with _pending_lock:
-        pending = _pending_release.pop(run_id, None)
-    if pending is not None:
-        pending[0].cancel()
-
-
-# -- step 1: data ------------------------------------------------------------------------------
-
-DATA_OUTPUTS = ("status", "class_counts", "preview_gallery", "preview_plot", "preview_table")
-
-
-def use_example(visitor: Visitor, example: str, modality: str = "auto", task: str = "auto"):
-    """Pick a bundled example and show what the engine understood of it."""
-    visitor.data_source, visitor.label_column, visitor.source_name = example, "", ""
-    return _data_view(visitor, modality, task)
-
-
-def read_upload(visitor: Visitor, file: str | None, label_column: str | None = None, modality: str = "auto",
-                task: str = "auto"):
-    """Read an uploaded file; returns the data view plus the label-column picker."""
-    try:
-        path = uploaded_file(file)
-    except OrcaError as err:
-        return (error_box(err), *_hidden_previews(), gr.update(choices=[], value=None))
-    if path is None:
-        return (messages.NO_DATA, *_hidden_previews(), gr.update(choices=[], value=None))
-    too_big = path.stat().st_size > messages.MAX_UPLOAD_MB * 1024 * 1024
-    if too_big:
-        text = messages.UPLOAD_TOO_LARGE.format(size_mb=path.stat().st_size / 2**20, limit_mb=messages.MAX_UPLOAD_MB)
-        return (f'<div class="orca-error">⚠ {text}</div>', *_hidden_previews(), gr.update())
-    try:
-        from orca_engine.data import inspect_file
-        info = inspect_file(path)
-    except OrcaError as err:
-        return (error_box(err), *_hidden_previews(), gr.update(choices=[], value=None))
-    columns = [c["name"] for c in info.get("columns", [])]
-    label = label_column if label_column in columns else info.get("label_guess", "")
-    visitor.data_source, visitor.label_column, visitor.source_name = str(path), label or "", path.name
-    picker = gr.update(choices=columns, value=label or None, visible=bool(columns))
-    return (*_data_view(visitor, modality, task), picker)
-
-
-def _data_view(visitor: Visitor, modality: str, task: str):
-    try:
-        ds = load_data(visitor.data_source, visitor.label_column, modality, task, seed=0)
-    except OrcaError as err:
-        return (error_box(err), *_hidden_previews())
-    report = ds.report
-    counts = render.class_count_rows(report)
-    preview = ds.preview(8)
-    kind = preview["kind"]
-    return (render.data_summary(report),
-            gr.update(value=counts, headers=render.class_count_headers(report), visible=bool(counts)),
-            gr.update(value=render.gallery_items(preview["x"], preview["targets"]) if kind == "image" else None,
-                      visible=kind == "image"),
-            gr.update(value=render.signal_figure(preview["x"], preview["targets"]) if kind == "signal" else None,
-                      visible=kind == "signal"),
-            _table_update(preview) if kind == "table" else gr.update(visible=False))
-
-
-def _table_update(preview: dict) -> Any:
-    rows = render.table_preview(preview["rows"], preview["targets"])
-    headers = (list(preview["rows"][0]) if preview["rows"] else []) + ["target"]
-    return gr.update(value=rows, headers=headers, visible=True)
-
-
-def _hidden_previews() -> tuple:
-    return (gr.update(visible=False),) * (len(DATA_OUTPUTS) - 1)
-
-
-@functools.lru_cache(maxsize=4)
-def load_data(source: str, label_column: str, modality: str, task: str, seed: int):
-    """The dataset as the engine sees it (cached: previews and 'try it' reuse it)."""
-    if not source:
-        raise gr.Error(messages.NEED_DATA)
-    from orca_engine.data import load_dataset
-    cfg = DataConfig(source=source, label_column=label_column, modality=modality or "auto", task=task or "auto",
-                     max_samples=messages.MAX_SAMPLES)
-    return load_dataset(cfg, seed)
+    return {**visitor.remembered(), "token": tokens.sign(visitor.owner, run_ids, tokens.secret(runs_dir()))}
 
 
 # -- steps 3 and 4: starting and steering runs --------------------------------------------------
@@ -292,7 +128,7 @@ def start_align(visitor: Visitor, values: dict[str, Any]):
 @shows_errors
 def start_refine(visitor: Visitor, values: dict[str, Any]):
     """Refine the aligned model in memory, or run align + refine when there is none; then evaluate."""
-    if not (visitor.run_id and _state(visitor) == "idle"):
+    if not (visitor.run_id and _state(visitor) == RunState.IDLE):
         return _start_new_run(visitor, run_config(visitor, values), ("align", "refine", "evaluate"))
     run_config(visitor, values)  # validates every option, as a new run would
     overrides = {k: v for k, v in values.items() if k.startswith("refine.")}
@@ -369,7 +205,7 @@ def set_projection(visitor: Visitor, method: str) -> str:
             session().set_projection_method(visitor.run_id, method, owner=visitor.owner)
         except OrcaError:
             pass  # a finished run keeps its recorded frames
-    return messages.projection_note(method)
+    return messages.projection_note(method, projection_status(warm_up=method == "umap"))
 
 
 # -- step 5: test ----------------------------------------------------------------------------
@@ -384,8 +220,7 @@ def predict(visitor: Visitor, sample: float | None = 0, file: str | None = None)
     data = config.data
     ds = load_data(data.source, data.label_column, data.modality, data.task, config.seed)
     if path is not None:
-        from orca_engine.data import encode_inputs
-        x, truths = encode_inputs(str(path), ds.spec), None
+        x, truths = session().encode_file(visitor.run_id, path, owner=visitor.owner), None
     else:
         i = int(min(max(sample or 0, 0), len(ds.x_test) - 1))
         x, truths = ds.x_test[i:i + 1], [_readable(ds, ds.y_test[i])]
@@ -393,7 +228,7 @@ def predict(visitor: Visitor, sample: float | None = 0, file: str | None = None)
     return render.prediction_rows(outputs, ds.task, ds.class_names, truths)
 
 
-def _readable(ds, y) -> str:
+def _readable(ds: Dataset, y: Any) -> str:
     if ds.task == "classification":
         return ds.class_names[int(y)]
     flat = [float(v) for v in (y.ravel() if hasattr(y, "ravel") else [y])]
@@ -409,20 +244,13 @@ def export_run(visitor: Visitor):
         raise gr.Error(messages.NOTHING_TO_EXPORT)
     run_dir = session().run_dir(visitor.run_id, owner=visitor.owner)
     figures = write_figures(visitor, run_dir / "figures")
-    _remove_download(visitor)
+    remove_download(visitor)
     folder = Path(tempfile.mkdtemp(prefix="orca-download-"))  # run folders themselves are never served
     visitor.download_dir = str(folder)
     archive = session().export_zip(visitor.run_id, owner=visitor.owner, dest=folder / f"{visitor.run_id}.zip")
     copies = [Path(shutil.copy(p, folder / p.name)) for p in figures]
     command = session().command_line(visitor.run_id, owner=visitor.owner)
     return messages.RUN_LABEL.format(run_id=visitor.run_id), str(archive), [str(p) for p in copies], command
-
-
-def _remove_download(visitor: Visitor) -> None:
-    """Delete the visitor's previous download folder (Gradio has copied what it served from it)."""
-    if visitor.download_dir:
-        shutil.rmtree(visitor.download_dir, ignore_errors=True)
-        visitor.download_dir = ""
 
 
 def write_figures(visitor: Visitor, folder: Path) -> list[Path]:
@@ -448,9 +276,9 @@ def replay(visitor: Visitor, run_id: str | None = None, file: str | None = None)
     """Replay a recorded run (one of the visitor's, or an uploaded zip / events.jsonl) from its events."""
     path = uploaded_file(file)
     if path is not None:
-        name, records = path.name, events_from_file(path)
+        name, records = path.name, _events_from_file(path)
     elif run_id:
-        name, records = run_id, load_events(_own_run_dir(visitor, run_id))
+        name, records = run_id, events_on_disk(_own_run_dir(visitor, run_id))
     else:
         raise gr.Error(messages.BAD_REPLAY_FILE)
     visitor.replay_events(name, records)
@@ -462,8 +290,9 @@ def compare_runs(visitor: Visitor):
     """Step 7: the visitor's finished runs on the current dataset, as a table and a chart."""
     from .compare_view import comparison_chart, comparison_rows
     ids = sorted(set([s.run_id for s in session().runs(visitor.owner)] + list(visitor.past_runs)))
-    note, shown, table = comparison_rows([_own_run_dir(visitor, i) for i in ids], visitor.data_source or None)
-    return note, shown, comparison_chart(table)
+    comparison = engine_compare([_own_run_dir(visitor, i) for i in ids], visitor.data_source or None)
+    note, shown = comparison_rows(comparison)
+    return note, shown, comparison_chart(comparison.table)
 
 
 def _own_run_dir(visitor: Visitor, run_id: str) -> str:
@@ -475,23 +304,9 @@ def _own_run_dir(visitor: Visitor, run_id: str) -> str:
         raise gr.Error(messages.NOT_YOUR_RUN) from None
 
 
-def events_from_file(path: Path) -> list[dict]:
-    """Event records from an events.jsonl or a run zip holding one."""
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            found = [i for i in archive.infolist() if i.filename.endswith("events.jsonl")
-                     and i.file_size <= messages.MAX_UPLOAD_MB * 2**20]
-            text = archive.read(found[0]).decode(errors="replace") if found else ""
-    else:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    records = []
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and "type" in record:
-            records.append(record)
-    if not records:
-        raise gr.Error(messages.BAD_REPLAY_FILE)
-    return records
+def _events_from_file(path: Path) -> list[dict]:
+    """Event records from an uploaded events.jsonl or a run zip holding one."""
+    try:
+        return events_from_file(path, max_bytes=messages.MAX_UPLOAD_MB * 2**20)
+    except OrcaError:
+        raise gr.Error(messages.BAD_REPLAY_FILE) from None

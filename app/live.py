@@ -10,10 +10,10 @@ from typing import Any
 import gradio as gr
 
 from orca_engine.errors import OrcaError
-from orca_engine.runs import load_events
+from orca_engine.session import events_on_disk, projection_status
 
 from . import messages, render
-from .handlers import session
+from .server import session
 from .state import TERMINAL, Visitor
 
 REPLAY_CHUNK = 25  # recorded events fed to the view per tick when replaying
@@ -58,7 +58,7 @@ def catch_up(visitor: Visitor):
     except OrcaError:  # released by the server: what happened is on disk
         if view.run_dir:
             try:
-                view.apply_all(load_events(view.run_dir))
+                view.apply_all(events_on_disk(view.run_dir))
             except OrcaError:
                 pass
         return None
@@ -91,8 +91,7 @@ def button_updates(visitor: Visitor, state: str) -> dict[str, Any]:
 
 
 def umap_ready() -> bool:
-    from orca_engine.projection import is_umap_ready
-    return is_umap_ready()
+    return projection_status().umap_ready
 
 
 def align_status(visitor: Visitor, status) -> str:

@@ -5,7 +5,7 @@ live here, keyed by the option's dotted name.
 """
 from __future__ import annotations
 
-from orca_engine.projection import METHOD_NOTES
+from orca_engine.session import ProjectionStatus, projection_notes
 
 # -- limits stated in the UI (enforced by launch(max_file_size=...) and data.max_samples) -------
 MAX_UPLOAD_MB = 50
@@ -130,21 +130,20 @@ ALIGN_ADVANCED = "Advanced: optimiser and live views"
 REFINE_ADVANCED = "Advanced: batch, schedule, regularisation"
 PROJECTION_METHOD = "Projection"
 PROJECTION_CHOICES = [("PCA (fast, linear)", "pca"), ("UMAP (slower, non-linear)", "umap")]
-PROJECTION_NOTES = METHOD_NOTES  # the engine words what each projection can and cannot show
+PROJECTION_NOTES = projection_notes()  # the engine words what each projection can and cannot show
 UMAP_STARTING = ("UMAP is still getting ready (compiling, up to a minute after the app starts): frames are "
                  "PCA until then, and the plot's title says which one you see.")
 UMAP_STARTING_SHORT = "UMAP still getting ready: PCA frames until then"
 UMAP_UNAVAILABLE = "UMAP is not available on this server ({reason}); frames stay PCA."
 
 
-def projection_note(method: str) -> str:
+def projection_note(method: str, status: ProjectionStatus) -> str:
     """What the chosen projection shows, and whether UMAP is ready to draw it yet."""
-    from orca_engine import projection
     note = PROJECTION_NOTES.get(method, "")
-    if method != "umap" or projection.is_umap_ready():
+    if method != "umap" or status.umap_ready:
         return note
-    if projection.warm_up_umap_in_background() is None:  # failed too often to be retried
-        return f"{note}\n\n{UMAP_UNAVAILABLE.format(reason=projection.umap_unavailable_reason())}"
+    if status.umap_unavailable is not None:  # failed too often to be retried
+        return f"{note}\n\n{UMAP_UNAVAILABLE.format(reason=status.umap_unavailable)}"
     return f"{note}\n\n{UMAP_STARTING}"
 OBJECTIVE_PLOT = "Alignment objective"
 PROJECTION_PLOT = "Source (circles) and your data (crosses), coloured by class"

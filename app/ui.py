@@ -6,7 +6,9 @@ from typing import Any
 
 import gradio as gr
 
-from . import handlers, live, messages
+from orca_engine.session import Session, warm_up_projection
+
+from . import data_step, handlers, live, messages, server
 from .state import FreshVisitor
 from .tabs import align, backbone, compare, data, export, refine, test
 from .tabs.backbone import backbone_summary
@@ -20,17 +22,20 @@ QUIET = {"show_progress": "hidden", **PRIVATE}
 def launch_options() -> dict[str, Any]:
     """Keyword arguments for demo.launch(): styling and the stated upload limit. Run folders are not
     in `allowed_paths`: their files reach a visitor only through handlers that check ownership."""
-    handlers.RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    server.runs_dir().mkdir(parents=True, exist_ok=True)
     return {"css_paths": [ASSETS / "style.css"], "max_file_size": f"{messages.MAX_UPLOAD_MB}mb",
             "footer_links": ["api"]}
 
 
-def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
-    """The whole page. `warm_up_umap=False` skips compiling UMAP in the background (tests)."""
+def build_ui(session: Session | None = None, warm_up_umap: bool = True) -> gr.Blocks:
+    """The whole page. `session` becomes the server's Session (default: one made from the settings,
+    app/server.py); `warm_up_umap=False` skips compiling UMAP in the background (tests)."""
+    if session is not None:
+        server.install(session)
     if warm_up_umap:
-        _warm_up_projection()
+        warm_up_projection()  # so the first UMAP frame does not stall a run
     with gr.Blocks(title=messages.TITLE) as demo:
-        visitor = gr.State(None, delete_callback=handlers.visitor_left)
+        visitor = gr.State(None, delete_callback=server.visitor_left)
         visitor.value = FreshVisitor()  # after __init__, which would deep-copy it once for everyone
         remembered = gr.BrowserState({"owner": "", "run_id": "", "projection": "", "token": ""},
                                      storage_key="orca-explorer-visitor")
@@ -55,12 +60,12 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
 
 def _wire_data(ui: dict, bb: dict, visitor: gr.State) -> None:
     kind = [ui["options"]["data.modality"], ui["options"]["data.task"]]
-    outputs = [ui[name] for name in handlers.DATA_OUTPUTS]
-    ui["use_example"].click(handlers.use_example, [visitor, ui["example"], *kind], outputs, api_name="use_example")
+    outputs = [ui[name] for name in data_step.DATA_OUTPUTS]
+    ui["use_example"].click(data_step.use_example, [visitor, ui["example"], *kind], outputs, api_name="use_example")
     upload_inputs = [visitor, ui["upload"], ui["label_column"], *kind]
-    ui["upload"].upload(handlers.read_upload, upload_inputs, outputs + [ui["label_column"]], api_name="read_upload")
-    ui["load_upload"].click(handlers.read_upload, upload_inputs, outputs + [ui["label_column"]], **PRIVATE)
-    ui["label_column"].input(handlers.read_upload, upload_inputs, outputs + [ui["label_column"]], **PRIVATE)
+    ui["upload"].upload(data_step.read_upload, upload_inputs, outputs + [ui["label_column"]], api_name="read_upload")
+    ui["load_upload"].click(data_step.read_upload, upload_inputs, outputs + [ui["label_column"]], **PRIVATE)
+    ui["label_column"].input(data_step.read_upload, upload_inputs, outputs + [ui["label_column"]], **PRIVATE)
     bb["options"]["model.backbone"].change(backbone_summary, bb["options"]["model.backbone"], bb["summary"],
                                            **PRIVATE)
 
@@ -106,8 +111,3 @@ def _wire_results(steps: dict, visitor, timer) -> None:
     cp = steps["compare"]
     cp["refresh"].click(handlers.compare_runs, visitor, [cp["note"], cp["table"], cp["chart"]], api_name="compare")
 
-
-def _warm_up_projection() -> None:
-    """Compile UMAP's numba code in the background so the first UMAP frame does not stall a run."""
-    from orca_engine.projection import warm_up_umap_in_background
-    warm_up_umap_in_background()

@@ -149,7 +149,8 @@ def result_context(metrics: dict) -> list[str]:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .csv_out import csv_text
     from .data import encode_inputs
-    from .runs import load_run, write_atomic
+    from .run_folder import write_atomic
+    from .runs import load_run
     run = load_run(args.run_dir)
     if not run.complete:
         print(f"warning: {run.incomplete_note}", file=sys.stderr)
@@ -162,11 +163,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def prediction_table(outputs, build_info: dict):
+def prediction_table(outputs, build_info):
     """Header and rows for a predictions CSV: the predicted class and its probabilities, or values."""
     import numpy as np
-    if build_info["task"] == "classification":
-        names = build_info.get("class_names") or [str(i) for i in range(outputs.shape[1])]
+    if build_info.task == "classification":
+        names = list(build_info.class_names) or [str(i) for i in range(outputs.shape[1])]
         pred = np.array([names[k] for k in outputs.argmax(axis=1)], dtype=object)
         rows = np.column_stack([pred, np.round(outputs, 5).astype(object)])
         return ["predicted"] + [f"p_{n}" for n in names], rows
@@ -182,7 +183,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
     x, y = encode_labelled(args.data, run.data_spec)
     raw = model_outputs(run.model, x)
-    task = run.build_info["task"]
+    task = run.build_info.task
     scored = raw if task in ("classification", "multilabel") else to_task_units(raw, run.build_info)
     print(json.dumps(TASK_METRICS.get(task).compute(y, scored), indent=2))
     return 0

@@ -126,7 +126,7 @@ class ArtifactReady(Event):
 class StateChanged(Event):
     """Pause / resume / queued position changes, as the session sees them."""
     type: ClassVar[str] = "state"
-    state: str  # "queued" | "running" | "paused" | "cancelling"
+    state: str  # a RunState: "running" | "paused" | "idle" (orca_engine.contracts)
     detail: str = ""
 
 
@@ -147,6 +147,18 @@ class RunFailed(Event):
 class RunCancelledEvent(Event):
     type: ClassVar[str] = "cancelled"
     stage: str = ""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as a run recorded it: its index in the run's sequence and when (Unix seconds).
+    Typed until `to_dict`, which is what events.jsonl and the UI's poll receive."""
+    index: int
+    time: float
+    event: Event
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "time": self.time, **self.event.to_dict()}
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

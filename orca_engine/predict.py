@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .contracts import BuildInfo
+
 
 @torch.no_grad()
 def model_outputs(model: torch.nn.Module, x: np.ndarray, batch_size: int = 256,
@@ -35,20 +37,20 @@ def model_outputs(model: torch.nn.Module, x: np.ndarray, batch_size: int = 256,
     return np.concatenate(chunks) if chunks else np.zeros((0,), dtype=np.float32)
 
 
-def to_task_units(raw: np.ndarray, build_info: dict) -> np.ndarray:
+def to_task_units(raw: np.ndarray, build_info: BuildInfo) -> np.ndarray:
     """Class probabilities, label probabilities, or targets de-standardised to the data's units."""
-    task = build_info["task"]
+    task = build_info.task
     if task == "classification":
         from .metrics import softmax
         return softmax(raw.astype(np.float64)).astype(np.float32)
     if task == "multilabel":
         from .metrics import sigmoid
         return sigmoid(raw.astype(np.float64)).astype(np.float32)
-    mean = np.asarray(build_info.get("target_mean", 0.0), dtype=np.float32)
-    std = np.asarray(build_info.get("target_std", 1.0), dtype=np.float32)
+    mean = np.asarray(build_info.target_mean, dtype=np.float32)
+    std = np.asarray(build_info.target_std, dtype=np.float32)
     return raw * std + mean
 
 
-def predict_array(model: torch.nn.Module, x: np.ndarray, build_info: dict, batch_size: int = 256,
+def predict_array(model: torch.nn.Module, x: np.ndarray, build_info: BuildInfo, batch_size: int = 256,
                   precision: str | None = None) -> np.ndarray:
     return to_task_units(model_outputs(model, x, batch_size, precision=precision), build_info)

@@ -1,10 +1,15 @@
-"""The engine's one small API: start runs in worker threads, read their events, steer them.
+"""The engine's one door: start runs in worker threads, read their events, steer them.
 
     session = Session(runs_dir="runs", max_active=1)
     run_id = session.start({"data": {"source": "digits"}}, stages=("align",), owner=visitor)
-    session.events(run_id, since=0)          # new event records since index 0
+    session.events(run_id, since=0)          # new event records (dicts) since index 0
+    session.records(run_id, since=0)         # the same, typed: Recorded(index, time, event)
     session.pause(run_id); session.step(run_id); session.resume(run_id); session.cancel(run_id)
     session.continue_run(run_id, stages=("refine", "evaluate"), overrides={"refine.epochs": 3})
+
+The app imports nothing of the engine but this module, `config` and `errors`
+(tests/test_layering.py): what it needs outside a run (examples, backbones, file formats, a
+file's inspection, recorded events, the projection's readiness) is re-exported from `catalog`.
 
 One worker thread per run; at most `max_active` runs compute at once, the rest wait in a visible
 FIFO queue. Events are kept in memory and appended to the run's `events.jsonl`. A run's model
@@ -22,82 +27,29 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
+import numpy as np
+
+from .catalog import (DATA_SUFFIXES, BackboneChoice, ProjectionStatus, RunComparison, backbone_choice, backbone_choices,
+                      compare_runs, events_from_file, events_on_disk, example_choices, inspect_file, is_example,
+                      load_dataset, projection_notes, projection_status, warm_up_projection)
 from .config import RunConfig
+from .contracts import ACTIVE_STATES, TERMINAL_STATES, BuildInfo, RunState
 from .errors import OrcaError, RunCancelled, RunError
-from .events import (Event, RunCancelledEvent, RunFailed, RunFinished, RunStarted, StageStarted, StateChanged,
-                     StepLogged, TrialFinished)
-from .events import WarningRaised
-from .runs import (FINISHED_RUN_FILES, STARTED_RUN_FILES, EventLog, export_zip, missing_run_files, new_run_dir,
-                   write_json)
+from .events import Event, Recorded, RunCancelledEvent, RunFailed, RunFinished, RunStarted, StateChanged, WarningRaised
+from .live_run import LiveRun, RunStatus
+from .retention import FolderRetention
+from .run_folder import FINISHED_RUN_FILES, STARTED_RUN_FILES, RunFolder
 
-ACTIVE_STATES = ("queued", "running", "paused")
+if TYPE_CHECKING:
+    from .data import Dataset
 
-
-@dataclass(frozen=True)
-class RunStatus:
-    run_id: str
-    owner: str
-    name: str
-    state: str  # queued | running | paused | idle | finished | failed | cancelled
-    stage: str
-    step: int
-    total: int
-    queue_position: int  # 1-based while queued, else 0
-    elapsed_s: float
-    eta_s: float | None
-    error: str
-    run_dir: str
-    stages_done: tuple = ()
-    metrics: dict = field(default_factory=dict)
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE_STATES
-
-
-class _Run:
-    """Book-keeping of one run; mutated by its worker thread under `lock`."""
-
-    def __init__(self, run_id: str, owner: str, config: RunConfig, run_dir: Path, ctx):
-        self.id, self.owner, self.config, self.run_dir, self.ctx = run_id, owner, config, run_dir, ctx
-        self.lock = threading.Lock()
-        self.events: list[dict] = []
-        self.log = EventLog(run_dir / "events.jsonl")
-        self.state, self.stage, self.step, self.total = "queued", "", 0, 0
-        self.error = ""
-        self.created = time.time()
-        self.stage_started = time.time()
-        self.thread: threading.Thread | None = None
-        self.ended = False  # the worker thread has finished (guarded by the session's condition)
-        self.discard_when_done = False
-        self.projector = None
-        self.projection_method = "pca"
-        self.public_config = config  # what config.json and the command line show (the visitor's file name)
-        self.write_error = ""  # the first failed write of events.jsonl (e.g. a full disk)
-        self.stop_reason = ""  # why the session stopped it (a time limit), shown as its error
-
-    def record(self, event: Event) -> None:
-        """Keep the event in memory, then append it to events.jsonl. Never raises: a failed write is
-        remembered in `write_error` (the worker then fails the run), so the error path itself can
-        always record its terminal event."""
-        with self.lock:
-            record = {"index": len(self.events), "time": round(time.time(), 3), **event.to_dict()}
-            self.events.append(record)
-            if isinstance(event, StageStarted):
-                self.stage, self.step, self.total = event.stage, 0, event.total_steps
-                self.stage_started = time.time()
-            elif isinstance(event, StepLogged):
-                self.step, self.total = event.step, event.total
-            elif isinstance(event, TrialFinished):  # a tune stage's progress is counted in trials
-                self.step, self.total = event.trial, event.total
-        try:
-            self.log.append(record)
-        except OSError as err:
-            self.write_error = self.write_error or f"{err.strerror or err}"
+__all__ = ["Session", "RunStatus", "RunState", "ACTIVE_STATES", "TERMINAL_STATES", "Recorded", "BuildInfo",
+           "DATA_SUFFIXES", "BackboneChoice", "ProjectionStatus", "RunComparison", "backbone_choice", "backbone_choices",
+           "compare_runs", "events_from_file", "events_on_disk", "example_choices", "inspect_file", "is_example",
+           "load_dataset", "projection_notes", "projection_status", "warm_up_projection"]
 
 
 def planned_refine_steps(config: RunConfig, n_train: int) -> int:
@@ -118,14 +70,12 @@ class Session:
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.live_projection = live_projection
         self.projection_method = projection_method  # for new runs; set_projection_method changes one run
-        self.keep_run_folders = keep_run_folders  # None keeps every folder; a public server bounds its disk
-        self.keep_per_owner = keep_per_owner  # a present owner's latest run folders are never pruned
-        self.retain_s = retain_s  # ... nor for this long after the owner left (`owner_left`)
+        # None keeps every folder; a public server bounds its disk, but never prunes a present owner's
+        # latest `keep_per_owner` run folders, nor for `retain_s` after they left (`owner_left`)
+        self.retention = FolderRetention(self.runs_dir, keep_run_folders, keep_per_owner, retain_s)
         self.time_limit_s = time_limit_s  # wall-clock limit of one launch (None: no limit, the CLI)
         self.time_limit_message = time_limit_message
-        self._owned: dict[str, list[Path]] = {}  # owner -> their latest run folders, oldest first
-        self._departed: dict[str, float] = {}  # owner -> when they left
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, LiveRun] = {}
         self._waiting: list[str] = []  # FIFO of run ids waiting for a compute slot
         self._active = 0
         self._cond = threading.Condition()
@@ -142,25 +92,22 @@ class Session:
         stages = self._checked_stages(stages)
         public = config.with_overrides({"data.source": source_name}) if source_name else config
         name = config.name or f"{Path(public.data.source).stem}-{config.model.backbone}"
-        self._prune_run_folders()
-        try:
-            run_dir = new_run_dir(self.runs_dir, name)
-            write_json(run_dir / "config.json", public.to_dict())
-        except OSError as err:
-            raise RunError(f"cannot create the run folder in {self.runs_dir}: {err.strerror or err}") from None
-        ctx = RunContext(config=config, run_dir=run_dir, cache_dir=self.cache_dir)
-        run = _Run(run_dir.name, owner, config, run_dir, ctx)
-        run.public_config = public
-        run.projection_method = self.projection_method
+        method = self.projection_method
         if projection_method is not None:
             from .projection import check_method
-            run.projection_method = check_method(projection_method)
+            method = check_method(projection_method)
+        self.retention.prune(live=self._live_folders())
+        try:
+            folder = RunFolder.create(self.runs_dir, name)
+            folder.write_config(public)
+        except OSError as err:
+            raise RunError(f"cannot create the run folder in {self.runs_dir}: {err.strerror or err}") from None
+        ctx = RunContext(config=config, run_dir=folder.path, cache_dir=self.cache_dir)
+        run = LiveRun(config, folder, ctx, owner, public_config=public, projection_method=method)
         with self._cond:
             self._runs[run.id] = run
-            self._owned.setdefault(owner, []).append(run_dir)
-            del self._owned[owner][:-self.keep_per_owner]
-            self._departed.pop(owner, None)
-        run.record(RunStarted(run.id, str(run_dir), public.to_dict()))
+        self.retention.started(owner, folder.path)
+        run.record(RunStarted(run.id, str(folder.path), public.to_dict()))
         self._launch(run, stages)
         return run.id
 
@@ -168,7 +115,7 @@ class Session:
                      overrides: dict[str, Any] | None = None, owner: str | None = None) -> None:
         """Run further stages on the run's in-memory model (e.g. refine after watching alignment)."""
         run = self._get(run_id, owner)
-        if run.state != "idle":
+        if run.state != RunState.IDLE:
             raise RunError(f"run {run_id} is {run.state}; only a run that finished its stages and still holds "
                            "its model can continue (start a new run otherwise)")
         stages = self._checked_stages(stages)
@@ -177,46 +124,23 @@ class Session:
             run.config = run.ctx.config = config
             run.public_config = run.public_config.with_overrides(overrides)
             try:
-                write_json(run.run_dir / "config.json", run.public_config.to_dict())
+                run.folder.write_config(run.public_config)
             except OSError as err:
                 raise RunError(f"cannot write the run's config.json: {err.strerror or err}") from None
         self._launch(run, stages)
 
-    def _prune_run_folders(self) -> None:
-        """Delete the oldest run folders (and their zips) beyond `keep_run_folders`; never a live run's,
-        nor the latest `keep_per_owner` of an owner who is present or left less than `retain_s` ago
-        (so one visitor's many starts cannot push out another visitor's run)."""
-        if self.keep_run_folders is None or not self.runs_dir.is_dir():
-            return
-        import shutil
-        protected = self._protected_folders()
-        folders = sorted((p for p in self.runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-        for old in folders[:max(0, len(folders) - self.keep_run_folders + 1)]:
-            if old.resolve() not in protected:
-                shutil.rmtree(old, ignore_errors=True)
-                old.with_suffix(".zip").unlink(missing_ok=True)
-
-    def _protected_folders(self) -> set[Path]:
-        now = time.time()
+    def _live_folders(self) -> list[Path]:
+        """Folders of runs this session holds (active, or keeping a model): never pruned."""
         with self._cond:
-            for owner, left in list(self._departed.items()):
-                if now - left > self.retain_s:
-                    del self._departed[owner]
-                    self._owned.pop(owner, None)
-            keep = [p for paths in self._owned.values() for p in paths]
-            keep += [r.run_dir for r in self._runs.values() if r.state in ACTIVE_STATES or r.ctx.model is not None]
-        return {p.resolve() for p in keep}
+            return [r.run_dir for r in self._runs.values() if r.state in ACTIVE_STATES or r.ctx.model is not None]
 
     def owner_present(self, owner: str) -> None:
         """`owner` is (back) on the page: their latest run folders are kept."""
-        with self._cond:
-            self._departed.pop(owner, None)
+        self.retention.owner_present(owner)
 
     def owner_left(self, owner: str) -> None:
         """`owner` closed their page: their folders may be pruned `retain_s` seconds from now."""
-        with self._cond:
-            if owner in self._owned:
-                self._departed[owner] = time.time()
+        self.retention.owner_left(owner)
 
     def _checked_stages(self, stages: Iterable[str]) -> tuple[str, ...]:
         from .stages import USER_STAGES
@@ -226,66 +150,57 @@ class Session:
             raise RunError(f"unknown stage(s) {bad or '(none given)'}; choose from {', '.join(USER_STAGES)}")
         return stages
 
-    def _launch(self, run: _Run, stages: tuple[str, ...]) -> None:
-        run.state, run.error = "queued", ""
+    def _launch(self, run: LiveRun, stages: tuple[str, ...]) -> None:
+        run.state, run.error = RunState.QUEUED, ""
         with self._cond:
             self._waiting.append(run.id)
         run.thread = threading.Thread(target=self._work, args=(run, stages), name=f"orca-run-{run.id}", daemon=True)
         run.thread.start()
 
     # -- the worker -----------------------------------------------------------------------------
-    def _work(self, run: _Run, stages: tuple[str, ...]) -> None:
-        from .stages import STAGES
+    def _work(self, run: LiveRun, stages: tuple[str, ...]) -> None:
+        from .stages import run_stages
         try:
             self._wait_for_slot(run)
         except RunCancelled:
-            self._end(run, "cancelled", RunCancelledEvent("queued"))
+            self._end(run, RunState.CANCELLED, RunCancelledEvent(RunState.QUEUED))
             self._worker_ended(run, held_slot=False)
             return
         limit = self._start_time_limit(run)
         try:
-            run.state = "running"
-            self._record_or_fail(run, StateChanged("running"))
+            run.state = RunState.RUNNING
+            self._record_or_fail(run, StateChanged(RunState.RUNNING))
             todo = stages if run.ctx.stages_done else ("prepare",) + stages
-            for name in todo:
-                run.stage = name
-                if name == "align":
-                    self._start_projection(run)
-                try:
-                    for event in STAGES.get(name)(run.ctx):
-                        self._record_or_fail(run, event)
-                    self._flush_projection(run)
-                finally:
-                    self._stop_projection(run)
-                run.ctx.stages_done.append(name)
+            run_stages(run.ctx, todo, lambda event: self._record_or_fail(run, event), around=run.stage_scope(self.live_projection))
             if "evaluate" in run.ctx.stages_done:
-                self._end(run, "finished", RunFinished(metrics=run.ctx.metrics.get("test", {})), keep_model=True)
-            else:
-                self._end(run, "idle", StateChanged("idle", detail="stages done; the model stays in memory"),
+                self._end(run, RunState.FINISHED, RunFinished(metrics=run.ctx.metrics.get("test", {})),
                           keep_model=True)
+            else:
+                self._end(run, RunState.IDLE, StateChanged(RunState.IDLE, detail="stages done; the model stays in "
+                                                                                 "memory"), keep_model=True)
         except RunCancelled:
-            self._end(run, "cancelled", RunCancelledEvent(run.stage))
+            self._end(run, RunState.CANCELLED, RunCancelledEvent(run.stage))
         except OrcaError as e:
-            self._end(run, "failed", RunFailed(type(e).__name__, str(e)))
+            self._end(run, RunState.FAILED, RunFailed(type(e).__name__, str(e)))
         except OSError as e:  # a full disk, a removed folder: the run cannot go on, the server can
-            self._end(run, "failed", RunFailed("RunError", _write_failure(e.strerror or str(e))))
+            self._end(run, RunState.FAILED, RunFailed("RunError", _write_failure(e.strerror or str(e))))
         except Exception as e:  # noqa: BLE001 - a bug must fail this run, never the server
-            logged = _write_error_log(run.run_dir)
+            logged = run.folder.write_error_log(traceback.format_exc())
             detail = " (details in error.log)" if logged else ""
-            self._end(run, "failed", RunFailed("InternalError", f"{type(e).__name__}: {e}{detail}"))
+            self._end(run, RunState.FAILED, RunFailed("InternalError", f"{type(e).__name__}: {e}{detail}"))
         finally:
             if limit is not None:
                 limit.cancel()
             if run.state in ACTIVE_STATES:  # only if the error path itself broke: still end the run
-                run.state, run.error = "failed", run.error or "the run stopped unexpectedly"
+                run.state, run.error = RunState.FAILED, run.error or "the run stopped unexpectedly"
             self._worker_ended(run, held_slot=True)
 
-    def _record_or_fail(self, run: _Run, event: Event) -> None:
+    def _record_or_fail(self, run: LiveRun, event: Event) -> None:
         run.record(event)
         if run.write_error:
             raise RunError(_write_failure(run.write_error))
 
-    def _worker_ended(self, run: _Run, held_slot: bool) -> None:
+    def _worker_ended(self, run: LiveRun, held_slot: bool) -> None:
         with self._cond:
             if held_slot:
                 self._active -= 1
@@ -295,7 +210,7 @@ class Session:
         if discard:
             self._drop(run)
 
-    def _wait_for_slot(self, run: _Run) -> None:
+    def _wait_for_slot(self, run: LiveRun) -> None:
         with self._cond:
             while True:
                 if run.ctx.control.cancelled:
@@ -309,22 +224,22 @@ class Session:
                     return
                 self._cond.wait(timeout=0.5)
 
-    def _end(self, run: _Run, state: str, event: Event, keep_model: bool = False) -> None:
+    def _end(self, run: LiveRun, state: RunState, event: Event, keep_model: bool = False) -> None:
         """Put the run in its terminal (or idle) state: in memory first, so nothing that fails on
         disk here can leave it 'running'."""
-        if state in ("finished", "idle") and run.write_error:
-            state, keep_model = "failed", False
+        if state in (RunState.FINISHED, RunState.IDLE) and run.write_error:
+            state, keep_model = RunState.FAILED, False
             event = RunFailed("RunError", _write_failure(run.write_error))
-        if state == "finished" and run.ctx.metrics:
+        if state == RunState.FINISHED and run.ctx.metrics:
             try:
-                write_json(run.run_dir / "metrics.json", run.ctx.metrics)
+                run.folder.write_metrics(run.ctx.metrics)
             except OSError as err:
-                state, keep_model = "failed", False
+                state, keep_model = RunState.FAILED, False
                 event = RunFailed("RunError", _write_failure(err.strerror or str(err)))
-        if state == "cancelled" and run.stop_reason:
+        if state == RunState.CANCELLED and run.stop_reason:
             run.error = run.stop_reason
         else:
-            run.error = getattr(event, "message", "") if state == "failed" else ""
+            run.error = getattr(event, "message", "") if state == RunState.FAILED else ""
         run.state = state
         run.record(event)
         try:
@@ -335,7 +250,7 @@ class Session:
         except Exception:  # noqa: BLE001 - freeing memory must not undo the terminal state
             pass
 
-    def _start_time_limit(self, run: _Run) -> threading.Timer | None:
+    def _start_time_limit(self, run: LiveRun) -> threading.Timer | None:
         if not self.time_limit_s:
             return None
         timer = threading.Timer(self.time_limit_s, self._time_out, (run,))
@@ -343,7 +258,7 @@ class Session:
         timer.start()
         return timer
 
-    def _time_out(self, run: _Run) -> None:
+    def _time_out(self, run: LiveRun) -> None:
         """The run used its wall-clock allowance: say so in its events, then cancel it."""
         if run.state not in ACTIVE_STATES or run.ctx.control.cancelled:
             return
@@ -353,34 +268,14 @@ class Session:
         run.ctx.control.resume()  # a paused run must reach its next checkpoint to stop
 
     def _evict_models(self, keep: str) -> None:
-        holding = [r for r in self._runs.values() if r.ctx.model is not None and r.state in ("idle", "finished")]
+        holding = [r for r in self._runs.values()
+                   if r.ctx.model is not None and r.state in (RunState.IDLE, RunState.FINISHED)]
         holding.sort(key=lambda r: r.created)
         for r in holding[:max(0, len(holding) - self.keep_models)]:
             if r.id != keep:
                 r.ctx.release()
 
     # -- live projection ----------------------------------------------------------------------
-    def _start_projection(self, run: _Run) -> None:
-        if not self.live_projection:
-            run.ctx.on_features = run.ctx.features_wanted = None
-            return
-        from .projection import ProjectionWorker
-        run.projector = ProjectionWorker(emit=run.record, method=run.projection_method, seed=run.config.seed)
-        run.projector.start()
-        run.ctx.on_features = run.projector.submit
-        run.ctx.features_wanted = run.projector.ready
-
-    def _flush_projection(self, run: _Run) -> None:
-        """Let the worker draw the last submitted snapshot, so the final frame shows the final state."""
-        if run.projector is not None:
-            run.projector.wait_idle(timeout=10.0)
-
-    def _stop_projection(self, run: _Run) -> None:
-        if run.projector is not None:
-            run.projector.stop(timeout=10.0)
-            run.projector = None
-        run.ctx.on_features = run.ctx.features_wanted = None
-
     def set_projection_method(self, run_id: str, method: str, owner: str | None = None) -> None:
         from .projection import METHODS
         if method not in METHODS:
@@ -391,7 +286,7 @@ class Session:
             run.projector.set_method(method)
 
     # -- reading ------------------------------------------------------------------------------
-    def _get(self, run_id: str, owner: str | None = None) -> _Run:
+    def _get(self, run_id: str, owner: str | None = None) -> LiveRun:
         run = self._runs.get(run_id)
         if run is None:
             raise RunError(f"no run {run_id!r} in this session (it may have been released)")
@@ -399,23 +294,19 @@ class Session:
             raise RunError("that run belongs to another visitor")
         return run
 
-    def events(self, run_id: str, since: int = 0, owner: str | None = None) -> list[dict]:
-        run = self._get(run_id, owner)
-        with run.lock:
-            return run.events[since:]
+    def records(self, run_id: str, since: int = 0, owner: str | None = None) -> list[Recorded]:
+        """The run's typed event records from index `since` on."""
+        return self._get(run_id, owner).since(since)
+
+    def events(self, run_id: str, since: int = 0, owner: str | None = None) -> list[dict[str, Any]]:
+        """The same records serialised as events.jsonl holds them ({"index", "time", "type", ...})."""
+        return [r.to_dict() for r in self.records(run_id, since, owner)]
 
     def status(self, run_id: str, owner: str | None = None) -> RunStatus:
         run = self._get(run_id, owner)
         with self._cond:
             position = self._waiting.index(run.id) + 1 if run.id in self._waiting else 0
-        state = run.state
-        if state == "running" and run.ctx.control.paused:
-            state = "paused"
-        elapsed = time.time() - run.stage_started
-        eta = (elapsed / run.step * (run.total - run.step)) if run.step and state in ("running", "paused") else None
-        return RunStatus(run.id, run.owner, run.config.name or run.run_dir.name, state, run.stage, run.step,
-                         run.total, position, round(time.time() - run.created, 1), eta, run.error,
-                         str(run.run_dir), tuple(run.ctx.stages_done), dict(run.ctx.metrics))
+        return run.status(position)
 
     def runs(self, owner: str | None = None) -> list[RunStatus]:
         ids = [r.id for r in self._runs.values() if owner is None or r.owner == owner]
@@ -425,7 +316,7 @@ class Session:
         """Block until the run leaves the queued/running/paused states (or `timeout` seconds pass)."""
         run = self._get(run_id)
         deadline = None if timeout is None else time.time() + timeout
-        while run.thread is not None and run.thread.is_alive():
+        while run.worker_alive:
             remaining = None if deadline is None else deadline - time.time()
             if remaining is not None and remaining <= 0:
                 break
@@ -436,12 +327,12 @@ class Session:
     def pause(self, run_id: str, owner: str | None = None) -> None:
         run = self._get(run_id, owner)
         run.ctx.control.pause()
-        run.record(StateChanged("paused"))
+        run.record(StateChanged(RunState.PAUSED))
 
     def resume(self, run_id: str, owner: str | None = None) -> None:
         run = self._get(run_id, owner)
         run.ctx.control.resume()
-        run.record(StateChanged("running"))
+        run.record(StateChanged(RunState.RUNNING))
 
     def step(self, run_id: str, owner: str | None = None) -> None:
         self._get(run_id, owner).ctx.control.step()
@@ -449,9 +340,8 @@ class Session:
     def cancel(self, run_id: str, owner: str | None = None) -> None:
         """Stop the run within one step. Always works: a run whose worker is gone is ended here."""
         run = self._get(run_id, owner)
-        worker_gone = run.thread is None or not run.thread.is_alive()
-        if run.state == "idle" or (run.state in ACTIVE_STATES and worker_gone):
-            run.state = "cancelled"  # nothing is computing: cancelling just frees the model
+        if run.state == RunState.IDLE or (run.state in ACTIVE_STATES and not run.worker_alive):
+            run.state = RunState.CANCELLED  # nothing is computing: cancelling just frees the model
             run.record(RunCancelledEvent(run.stage))
             run.ctx.release()
             return
@@ -472,15 +362,15 @@ class Session:
         """Cancel the run if it is active and drop it from the table once its worker has ended,
         without waiting here (a visitor replacing their run by a new one)."""
         run = self._get(run_id, owner)
-        if run.state in ACTIVE_STATES or run.state == "idle":
+        if run.state in ACTIVE_STATES or run.state == RunState.IDLE:
             self.cancel(run_id)
         with self._cond:
             run.discard_when_done = True
-            ended = run.ended or run.thread is None or not run.thread.is_alive()
+            ended = run.ended or not run.worker_alive
         if ended:
             self._drop(run)
 
-    def _drop(self, run: _Run) -> None:
+    def _drop(self, run: LiveRun) -> None:
         run.ctx.release()
         run.log.close()
         with self._cond:
@@ -497,25 +387,44 @@ class Session:
     def run_dir(self, run_id: str, owner: str | None = None) -> Path:
         return self._get(run_id, owner).run_dir
 
-    def predict(self, run_id: str, x, owner: str | None = None):
+    def predict(self, run_id: str, x: np.ndarray, owner: str | None = None) -> np.ndarray:
         """Predictions in the task's units for raw inputs already encoded like the training data."""
         run = self._get(run_id, owner)
-        if run.ctx.model is not None and run.state in ("idle", "finished"):
+        if run.ctx.model is not None and run.state in (RunState.IDLE, RunState.FINISHED):
             from .predict import predict_array
             return predict_array(run.ctx.model, x, run.ctx.build_info)
         from .runs import load_run
         return load_run(run.run_dir).predict(x)
 
+    def build_info(self, run_id: str, owner: str | None = None) -> BuildInfo:
+        """What the run's model was built for (task, classes, data spec): from memory, else model.json."""
+        run = self._get(run_id, owner)
+        return run.ctx.build_info if run.ctx.build_info is not None else run.folder.read_build_info()
+
+    def encode_file(self, run_id: str, path: str | Path, owner: str | None = None) -> np.ndarray:
+        """A new file's inputs encoded exactly as the run's training data was (for `predict`)."""
+        from .data import encode_inputs
+        return encode_inputs(str(path), self.build_info(run_id, owner).data_spec)
+
+    def dataset(self, run_id: str, owner: str | None = None) -> Dataset:
+        """The run's data, split as the run split it (its test split, for trying single samples)."""
+        config = self.config(run_id, owner)
+        return load_dataset(config.data, config.seed)
+
     def config(self, run_id: str, owner: str | None = None) -> RunConfig:
         """The run's config as the engine uses it (with the server's path of its data)."""
         return self._get(run_id, owner).config
+
+    def public_config(self, run_id: str, owner: str | None = None) -> RunConfig:
+        """The run's config as config.json and the person who started it know it (their file's name)."""
+        return self._get(run_id, owner).public_config
 
     def export_zip(self, run_id: str, owner: str | None = None, dest: str | Path | None = None) -> Path:
         """The run folder zipped, after checking it holds what its state promises (a finished run:
         config, events, metrics, model weights and model.json). Server paths in its text files are
         replaced by the names the person who started it knows."""
         run = self._get(run_id, owner)
-        missing = missing_run_files(run.run_dir, FINISHED_RUN_FILES if run.state == "finished" else STARTED_RUN_FILES)
+        missing = run.folder.missing(FINISHED_RUN_FILES if run.state == RunState.FINISHED else STARTED_RUN_FILES)
         if missing:
             raise RunError(f"run {run.id} cannot be exported: its folder lacks {', '.join(missing)} "
                            "(deleted to free disk space, or never written); nothing was zipped")
@@ -523,7 +432,7 @@ class Session:
         if run.public_config.data.source != run.config.data.source:
             replace[str(run.config.data.source)] = run.public_config.data.source
         try:
-            return export_zip(run.run_dir, dest, replace=replace)
+            return run.folder.export_zip(dest, replace=replace)
         except OSError as err:
             raise RunError(f"could not write the run zip: {err.strerror or err}") from None
 
@@ -535,11 +444,3 @@ class Session:
 def _write_failure(reason: str) -> str:
     return f"could not write the run's files ({reason}); the run stopped. Free some disk space and start again"
 
-
-def _write_error_log(run_dir: Path) -> bool:
-    """The traceback into error.log for whoever runs the server; False when even that fails."""
-    try:
-        (run_dir / "error.log").write_text(traceback.format_exc())
-        return True
-    except OSError:
-        return False

@@ -3,9 +3,9 @@
     app  ->  orca_engine.session  ->  stages  ->  models, alignment, data, projection  ->  config, events, errors
 
 Engine half: no UI stack at import time, a torch-free config, no import circles among engine
-modules. App half: the app reaches the engine through one door (ALLOWED); today's other imports
-are listed in KNOWN_EXCEPTIONS, to be removed by the one-door refactor, and no new ones may appear.
-Import-time checks run in a fresh interpreter, so what other tests imported cannot hide a leak.
+modules. App half: the app reaches the engine through one door (ALLOWED), lazy imports and
+TYPE_CHECKING imports included. Import-time checks run in a fresh interpreter, so what other
+tests imported cannot hide a leak.
 """
 from __future__ import annotations
 
@@ -26,21 +26,6 @@ ALLOWED = {
     "orca_engine.session",  # start/continue runs, read events, pause/resume/cancel, predict
     "orca_engine.config",   # RunConfig, and the options the widgets are built from
     "orca_engine.errors",   # typed errors, turned into messages in one place
-}
-
-# App module -> engine modules it imports today outside the door. Each entry is debt for the
-# one-door refactor (issue 11): route it through `orca_engine.session`, then delete it here.
-KNOWN_EXCEPTIONS: dict[str, list[str]] = {
-    "app.compare_view": ["orca_engine.compare"],           # comparison_table, summarise_runs
-    "app.handlers": ["orca_engine.data",                   # inspect_file, load_dataset, encode_inputs
-                     "orca_engine.data.examples",          # EXAMPLES (is a source a bundled example?)
-                     "orca_engine.runs"],                  # load_events (replay a file)
-    "app.live": ["orca_engine.projection",                 # is_umap_ready
-                 "orca_engine.runs"],                      # load_events
-    "app.messages": ["orca_engine.projection"],            # METHOD_NOTES, UMAP warm-up and state
-    "app.tabs.backbone": ["orca_engine.backbones"],        # BACKBONES, backbone_status
-    "app.tabs.data": ["orca_engine.data.examples"],        # EXAMPLES
-    "app.ui": ["orca_engine.projection"],                  # warm_up_umap_in_background
 }
 
 UI_STACK = ("gradio", "plotly", "matplotlib")
@@ -209,24 +194,38 @@ def app_engine_imports() -> dict[str, set[str]]:
     return found
 
 
-def test_app_reaches_the_engine_only_through_its_door_or_a_known_exception():
-    new = {app: sorted(used - ALLOWED - set(KNOWN_EXCEPTIONS.get(app, ())))
-           for app, used in app_engine_imports().items()}
-    new = {app: mods for app, mods in new.items() if mods}
+def door_violations(imports: dict[str, set[str]]) -> dict[str, list[str]]:
+    """App module -> the engine modules it imports outside the door."""
+    return {app: sorted(used - ALLOWED) for app, used in imports.items() if used - ALLOWED}
+
+
+def test_app_reaches_the_engine_only_through_its_door():
+    imports = app_engine_imports()
+    assert len(imports) > 15 and "orca_engine.session" in imports["app.server"]
+    new = door_violations(imports)
     assert not new, (f"app modules import engine modules outside the door {sorted(ALLOWED)}: {new}; "
                      "go through orca_engine.session (or add a narrow door to ALLOWED, with a reason)")
 
 
-def test_known_exceptions_are_still_needed():
-    """A refactored import must leave the list too, so KNOWN_EXCEPTIONS stays the true debt."""
-    used = app_engine_imports()
-    stale = {app: sorted(set(mods) - used.get(app, set())) for app, mods in KNOWN_EXCEPTIONS.items()}
-    stale = {app: mods for app, mods in stale.items() if mods}
-    assert not stale, f"no longer imported by the app: delete from KNOWN_EXCEPTIONS {stale}"
-
-
-@pytest.mark.parametrize("module", sorted(KNOWN_EXCEPTIONS))
-def test_known_exceptions_name_real_modules(module):
+@pytest.mark.parametrize("statement, found", [
+    ("from orca_engine.runs import load_run", {"orca_engine.runs"}),
+    ("from orca_engine import projection", {"orca_engine.projection"}),
+    ("import orca_engine.data.examples", {"orca_engine.data.examples"}),
+    ("def f():\n    from orca_engine.backbones import BACKBONES", {"orca_engine.backbones"}),
+    ("if TYPE_CHECKING:\n    from orca_engine.stages import RunContext", {"orca_engine.stages"}),
+    ("from orca_engine.session import Session, RunState", set()),
+    ("from orca_engine import RunConfig, errors", set()),
+])
+def test_the_door_check_sees_a_way_around_it(statement, found):
+    """A planted import outside the door, eager, lazy or for type checking, is reported."""
     engine = {module_name(p) for p in ENGINE.rglob("*.py")}
-    assert (ROOT / Path(*module.split("."))).with_suffix(".py").is_file()
-    assert set(KNOWN_EXCEPTIONS[module]) <= engine
+    tree = ast.parse(statement)
+    used = {t for node in all_imports(tree) for t in imported_modules(node, "app.planted", False, engine)}
+    assert door_violations({"app.planted": used}) == ({"app.planted": sorted(found)} if found else {})
+
+
+def test_the_door_itself_is_light():
+    """The app imports the session at start-up: no torch, umap, pandas or UI stack behind it."""
+    code = ("import sys, orca_engine.session\n"
+            f"print(','.join(m for m in {HEAVY + UI_STACK + ('pandas',)!r} if m in sys.modules))\n")
+    assert run_fresh(code) == "", "importing orca_engine.session pulled in a heavy library"

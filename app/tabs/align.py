@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import messages
-from .common import option_widgets, step_header
+from .common import step_options
 
 MAIN = ["align.objective", "align.steps", "align.lr"]
 ADVANCED = ["align.optimizer", "align.min_steps", "align.plateau_steps", "align.plateau_tolerance", "align.max_seconds",
@@ -12,12 +12,7 @@ ADVANCED = ["align.optimizer", "align.min_steps", "align.plateau_steps", "align.
 
 
 def build() -> dict:
-    ui: dict = {}
-    step_header("align")
-    with gr.Row():
-        ui["options"] = option_widgets(MAIN)
-    with gr.Accordion(messages.ALIGN_ADVANCED, open=False):
-        ui["options"].update(option_widgets(ADVANCED))
+    ui: dict = {"options": step_options("align", MAIN, (messages.ALIGN_ADVANCED, ADVANCED))}
     with gr.Row():
         ui["start"] = gr.Button(messages.START, variant="primary", elem_id="align-start")
         ui["pause"] = gr.Button(messages.PAUSE, interactive=False, elem_id="align-pause")

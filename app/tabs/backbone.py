@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from orca_engine.backbones import BACKBONES, backbone_status
+from orca_engine.session import backbone_choice, backbone_choices
 
 from .. import messages
 from .common import option_widget, option_widgets, step_header
@@ -22,20 +22,17 @@ def human_count(n: int) -> str:
 
 def backbone_rows() -> list[list[str]]:
     rows = []
-    for name, spec in BACKBONES.items():
-        available, reason = backbone_status(name)
-        status = messages.AVAILABLE if available else messages.UNAVAILABLE.format(reason=reason)
-        rows.append([name, spec.kind, human_count(spec.params), spec.licence, "yes" if spec.offline else "no",
-                     status, spec.description])
+    for b in backbone_choices():
+        status = messages.AVAILABLE if b.available else messages.UNAVAILABLE.format(reason=b.reason)
+        rows.append([b.name, b.kind, human_count(b.params), b.licence, "yes" if b.offline else "no", status,
+                     b.description])
     return rows
 
 
 def backbone_summary(name: str) -> str:
-    spec = BACKBONES.get(name)
-    available, reason = backbone_status(name)
-    return messages.BACKBONE_CHOSEN.format(name=name, kind=spec.kind, params=human_count(spec.params),
-                                           licence=spec.licence, status=reason if available else
-                                           messages.UNAVAILABLE.format(reason=reason))
+    b = backbone_choice(name)
+    return messages.BACKBONE_CHOSEN.format(name=name, kind=b.kind, params=human_count(b.params), licence=b.licence,
+                                           status=b.reason if b.available else messages.UNAVAILABLE.format(reason=b.reason))
 
 
 def build() -> dict:

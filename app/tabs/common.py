@@ -36,6 +36,17 @@ def option_widgets(names: list[str]) -> dict[str, gr.components.Component]:
     return {name: option_widget(name) for name in names}
 
 
+def step_options(key: str, main: list[str], *folded: tuple[str, list[str]]) -> dict[str, gr.components.Component]:
+    """A step's header, its main options in a row, then each (title, names) folded away; the widgets by name."""
+    step_header(key)
+    with gr.Row():
+        options = option_widgets(main)
+    for title, names in folded:
+        with gr.Accordion(title, open=False):
+            options.update(option_widgets(names))
+    return options
+
+
 def step_header(key: str) -> gr.Markdown:
     title, explanation = messages.STEPS[key]
     return gr.Markdown(f"## {title}\n{explanation}", elem_classes="step-header")

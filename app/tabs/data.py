@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import gradio as gr
 
-from orca_engine.data.examples import EXAMPLES
+from orca_engine.session import DATA_SUFFIXES, example_choices as engine_examples
 
 from .. import messages
 from .common import option_widgets, step_header
 
 ADVANCED = ["data.modality", "data.task", "data.val_fraction", "data.test_fraction", "data.train_fraction"]
-UPLOAD_TYPES = [".csv", ".tsv", ".txt", ".npy", ".npz", ".zip"]
+UPLOAD_TYPES = list(DATA_SUFFIXES)  # the engine's registry of file formats (orca_engine.formats)
 
 
 def example_choices() -> list[tuple[str, str]]:
-    return [(f"{name}: {spec.description}", name) for name, spec in EXAMPLES.items()]
+    return [(f"{name}: {description}", name) for name, description in engine_examples()]
 
 
 def build() -> dict:
@@ -21,7 +21,7 @@ def build() -> dict:
     step_header("data")
     with gr.Row():
         with gr.Column(scale=1):
-            ui["example"] = gr.Dropdown(example_choices(), value=EXAMPLES.names()[0], label=messages.EXAMPLE_LABEL,
+            ui["example"] = gr.Dropdown(example_choices(), value=engine_examples()[0][0], label=messages.EXAMPLE_LABEL,
                                         elem_id="example-picker")
             ui["use_example"] = gr.Button(messages.USE_EXAMPLE, variant="primary", elem_id="use-example")
         with gr.Column(scale=1):

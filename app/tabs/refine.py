@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import messages
-from .common import option_widgets, step_header
+from .common import step_options
 
 MAIN = ["refine.scope", "refine.epochs", "refine.lr"]
 TUNE = ["tune.trials", "tune.max_seconds", "tune.trial_steps_scale"]
@@ -15,14 +15,8 @@ ADVANCED = ["refine.optimizer", "refine.new_layers_lr_scale", "refine.batch_size
 
 
 def build() -> dict:
-    ui: dict = {}
-    step_header("refine")
-    with gr.Row():
-        ui["options"] = option_widgets(MAIN)
-    with gr.Accordion(messages.REFINE_ADVANCED, open=False):
-        ui["options"].update(option_widgets(ADVANCED))
-    with gr.Accordion(messages.TUNE_ADVANCED, open=False):
-        ui["options"].update(option_widgets(TUNE))
+    ui: dict = {"options": step_options("refine", MAIN, (messages.REFINE_ADVANCED, ADVANCED),
+                                        (messages.TUNE_ADVANCED, TUNE))}
     gr.Markdown(messages.REFINE_WITHOUT_ALIGN, elem_classes="hint")
     with gr.Row():
         ui["start"] = gr.Button(messages.START, variant="primary", elem_id="refine-start")

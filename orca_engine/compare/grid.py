@@ -12,22 +12,25 @@ on the validation split only; each cell's test metrics are computed once, by the
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator
 
 import torch
 
 from ..config import RunConfig
 from ..errors import OrcaError
 from ..events import (Event, RunFailed, RunFinished, RunStarted, StageFinished, StageStarted)
-from ..runs import EventLog, new_run_dir, write_json
-from .sharing import AlignmentCache, ModelPool, body_key
+from ..run_folder import EventLog, RunFolder
+from .sharing import Alignment, AlignmentCache, ModelPool, body_key
 from .variants import Cell, GridSpec
 
+if TYPE_CHECKING:
+    from ..stages import RunContext
+
 Progress = Callable[[str], None]
-MODEL_FILES = ("model.safetensors",)  # large per-run weights; dropped unless keep_models
 
 
 @dataclass
@@ -51,20 +54,6 @@ class GridResult:
     @property
     def run_dirs(self) -> list[Path]:
         return [c.run_dir for c in self.cells]
-
-
-class _RunLog:
-    """A run folder's events.jsonl, with the index/time fields the session writes too."""
-
-    def __init__(self, run_dir: Path):
-        self._log, self._count = EventLog(run_dir / "events.jsonl"), 0
-
-    def record(self, event: Event) -> None:
-        self._log.append({"index": self._count, "time": round(time.time(), 3), **event.to_dict()})
-        self._count += 1
-
-    def close(self) -> None:
-        self._log.close()
 
 
 def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
@@ -118,9 +107,10 @@ def _progress_line(i: int, n: int, result: CellResult, elapsed: float) -> str:
 def _run_cell(base: RunConfig, cell: Cell, runs_dir: Path, pool: ModelPool, aligned: AlignmentCache,
               keep_models: bool, cache_dir: str | Path | None) -> CellResult:
     config = cell_config(base, cell)
-    run_dir = new_run_dir(runs_dir, config.name)
-    write_json(run_dir / "config.json", config.to_dict())
-    log = _RunLog(run_dir)
+    folder = RunFolder.create(runs_dir, config.name)
+    folder.write_config(config)
+    run_dir = folder.path
+    log = folder.event_log()
     log.record(RunStarted(run_dir.name, str(run_dir), config.to_dict()))
     started = time.perf_counter()
     try:
@@ -130,7 +120,7 @@ def _run_cell(base: RunConfig, cell: Cell, runs_dir: Path, pool: ModelPool, alig
             metrics = _neural(config, run_dir, pool, aligned, log, cache_dir)
         metrics["compare"] = {"variant": cell.variant.name, "seed": cell.seed, "train_fraction": cell.fraction,
                               **metrics.get("compare", {})}
-        write_json(run_dir / "metrics.json", metrics)
+        folder.write_metrics(metrics)
         log.record(RunFinished(metrics=metrics["test"]))
         return CellResult(cell, run_dir, True, time.perf_counter() - started, metrics["test"])
     except OrcaError as e:  # one bad cell must not stop the grid; its folder says why
@@ -138,37 +128,25 @@ def _run_cell(base: RunConfig, cell: Cell, runs_dir: Path, pool: ModelPool, alig
         return CellResult(cell, run_dir, False, time.perf_counter() - started, error=str(e))
     finally:
         log.close()
-        if not keep_models:
-            for name in MODEL_FILES:
-                (run_dir / name).unlink(missing_ok=True)
+        if not keep_models:  # large per-run weights
+            folder.drop_weights()
 
 
-def _timed(stage: Callable, ctx, log: _RunLog) -> float:
-    """Run one stage generator to the end, logging its events; returns its wall seconds."""
-    started = time.perf_counter()
-    for event in stage(ctx):
-        log.record(event)
-    return time.perf_counter() - started
-
-
-def _neural(config: RunConfig, run_dir: Path, pool: ModelPool, aligned: AlignmentCache, log: _RunLog,
+def _neural(config: RunConfig, run_dir: Path, pool: ModelPool, aligned: AlignmentCache, log: EventLog,
             cache_dir: str | Path | None) -> dict[str, Any]:
-    from ..stages import RunContext, align, evaluate, prepare, refine
+    from ..stages import RunContext, run_stages
     ctx = RunContext(config=config, run_dir=run_dir, cache_dir=Path(cache_dir) if cache_dir else None)
     ctx.model = pool.model_for(config)  # prepare keeps a model it is given
+    reused = aligned.get(config)
     try:
-        timing = {"prepare_s": _timed(prepare, ctx, log)}
-        reused = aligned.get(config)
-        if reused is None:
-            timing["align_s"] = _timed(align, ctx, log)
-            aligned.put(config, ctx.model, ctx.metrics["align"], run_dir.name, timing["align_s"])
+        reuse = {"align": lambda c: _reused_alignment(c, reused)} if reused else None
+        seconds = run_stages(ctx, ("prepare", "align"), log.record, replace=reuse)
+        if reused is None:  # shared before refinement changes the embedder
+            aligned.put(config, ctx.model, ctx.metrics["align"], run_dir.name, seconds["align"])
         else:
-            timing["align_s"] = reused.seconds  # the cost of this variant run on its own
-            for event in _reused_alignment(ctx, reused):
-                log.record(event)
-        torch.manual_seed(config.seed + 2)  # refine's randomness (dropout) must not depend on what ran before
-        timing["refine_s"] = _timed(refine, ctx, log)
-        timing["evaluate_s"] = _timed(evaluate, ctx, log)
+            seconds["align"] = reused.seconds  # the cost of this variant run on its own
+        seconds |= run_stages(ctx, ("refine", "evaluate"), log.record, around=_seeding_refine(config.seed))
+        timing = {f"{name}_s": s for name, s in seconds.items()}
         ctx.metrics["compare"] = {**timing, "wall_s": timing["align_s"] + timing["refine_s"] + timing["evaluate_s"],
                                   "align_reused_from": reused.run if reused else ""}
         return dict(ctx.metrics)
@@ -176,7 +154,18 @@ def _neural(config: RunConfig, run_dir: Path, pool: ModelPool, aligned: Alignmen
         ctx.model = ctx.dataset = ctx.source = None  # the pool keeps the model; drop this run's references
 
 
-def _reused_alignment(ctx, reused) -> Iterator[Event]:
+def _seeding_refine(seed: int) -> Callable[[str], ContextManager[None]]:
+    """Around each stage: seed torch before refine, so its randomness (dropout) does not depend on what
+    ran before it in the grid."""
+    @contextlib.contextmanager
+    def around(stage: str) -> Iterator[None]:
+        if stage == "refine":
+            torch.manual_seed(seed + 2)
+        yield
+    return around
+
+
+def _reused_alignment(ctx: RunContext, reused: Alignment) -> Iterator[Event]:
     """Restore a shared aligned embedder in place of running the align stage again."""
     yield StageStarted("align", total_steps=0)
     ctx.model.embedder.load_state_dict(reused.embedder_state)
@@ -184,7 +173,7 @@ def _reused_alignment(ctx, reused) -> Iterator[Event]:
     yield StageFinished("align", metrics=ctx.metrics["align"])
 
 
-def _classical(config: RunConfig, log: _RunLog) -> dict[str, Any]:
+def _classical(config: RunConfig, log: EventLog) -> dict[str, Any]:
     from ..baselines import classical_baseline
     from ..data import load_dataset
     log.record(StageStarted("baseline", total_steps=1))

@@ -9,7 +9,7 @@ import platform
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..runs import write_atomic, write_json
+from ..run_folder import write_atomic, write_json
 from .summary import comparison_table, rows_csv, summarise_runs, table_markdown
 
 

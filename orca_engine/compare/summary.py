@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ..errors import RunError
 from ..metrics import TASK_METRICS
+from ..run_folder import RunFolder
 from .variants import ORCA_RECIPE, VARIANTS
 
 REFERENCE = "orca"  # paired differences are taken against this variant, seed by seed
@@ -41,21 +42,20 @@ def summarise_runs(sources: Iterable[str | Path | Mapping[str, Any]]) -> list[di
 
 
 def _read_run(run_dir: Path) -> dict[str, Any] | None:
+    folder = RunFolder(run_dir)
     try:
-        config = json.loads((run_dir / "config.json").read_text())
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        config, metrics = folder.read_config_dict(), folder.read_metrics()
+    except (OSError, RunError):
         return None
-    return {"config": config, "metrics": metrics, "run": run_dir.name, "wall_s": _events_wall_s(run_dir)}
+    return {"config": config, "metrics": metrics, "run": folder.name, "wall_s": _events_wall_s(folder)}
 
 
-def _events_wall_s(run_dir: Path) -> float:
+def _events_wall_s(folder: RunFolder) -> float:
     """First to last event time of a run not made by `compare` (NaN when unknown)."""
     try:
-        lines = (run_dir / "events.jsonl").read_text().splitlines()
-        times = [json.loads(line)["time"] for line in (lines[0], lines[-1])]
-        return float(times[1] - times[0])
-    except (OSError, IndexError, KeyError, json.JSONDecodeError):
+        events = folder.read_events()
+        return float(events[-1]["time"] - events[0]["time"])
+    except (OSError, RunError, IndexError, KeyError, TypeError):
         return float("nan")
 
 

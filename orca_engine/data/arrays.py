@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import DataError
+from ..formats import suffixes
 from ..limits import Limits, human_bytes, limits
 from . import archives
 
@@ -36,7 +37,7 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
     counted stream, and a .npy file is memory-mapped rather than read.
     """
     caps = limits()
-    if path.suffix.lower() == ".npy":
+    if path.suffix.lower() in suffixes(family="array"):
         return {"x": _load_npy(path, caps)}
     with archives.BoundedZip(path, caps, archives.NPZ_KIND) as archive:
         members = [n for n in archive.namelist() if n.endswith(".npy")]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..formats import format_of, suffixes
 from . import arrays, images, tabular
 from .tasks import encode_targets_like
 
@@ -48,7 +49,8 @@ def encode_labelled(source: str | Path | pd.DataFrame, spec: dict[str, Any]) -> 
         with images.open_zip(path) as archive:
             labels = np.array([images.class_of(e) for e in images.image_entries(archive)])
         return encode_inputs(path, spec), encode_targets_like(labels, spec)
-    found = arrays.load_arrays(path) if path.suffix.lower() == ".npz" else {}
+    file_format = format_of(path)
+    found = arrays.load_arrays(path) if file_format and file_format.family == "arrays" else {}
     parts = [(found[xk], found[yk]) for xk, yk in (("x", "y"), ("x_test", "y_test")) if xk in found and yk in found]
     if not parts:
         raise DataError(f"{path.name} needs inputs and targets to score a model: an .npz with x and y "
@@ -80,7 +82,7 @@ def _encode_table(source, spec: dict[str, Any]) -> np.ndarray:
         table = _table_from_array(source, spec)
     else:
         path = Path(source)
-        if path.suffix.lower() not in tabular.TABLE_SEPARATORS:
+        if path.suffix.lower() not in suffixes(family="table"):
             raise DataError(f"the model was trained on a table; give a .csv or .tsv file, not {path.name}")
         table = tabular.read_table(path)
     return tabular.encode_columns(table, spec["columns"])[0]
@@ -112,10 +114,12 @@ def _with_batch(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
 
 def _read_grid_file(path: Path, spec: dict[str, Any]) -> np.ndarray:
     suffix = path.suffix.lower()
-    if spec["source_kind"] == "images" and suffix in (*images.IMAGE_SUFFIXES, ".zip"):
+    image_files = suffixes(family="image") + suffixes(family="images")
+    if spec["source_kind"] == "images" and suffix in image_files:
         return images.read_images_for_predict(path, spec["image"])
-    if suffix not in (".npy", ".npz"):
-        accepted = ".npy, .npz" + (", .png, .jpg, .zip" if spec["source_kind"] == "images" else "")
+    array_files = suffixes(family="array") + suffixes(family="arrays")
+    if suffix not in array_files:
+        accepted = ", ".join(array_files + (image_files if spec["source_kind"] == "images" else ()))
         raise DataError(f"cannot read {path.name} for this model; give one of: {accepted}")
     found = arrays.load_arrays(path)
     x = next((found[k] for k in (*arrays.X_KEYS, "x_test") if k in found), None)

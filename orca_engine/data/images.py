@@ -21,10 +21,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import DataError
+from ..formats import suffixes
 from ..limits import MB, Limits, human_bytes, limits
 from . import archives
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = suffixes(family="image")
 MAX_SIDE = 224
 _GRAY_MODES = ("1", "L", "I", "I;16", "F")
 

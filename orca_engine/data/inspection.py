@@ -10,24 +10,25 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..formats import format_of, suffixes
 from ..limits import limits
 from . import archives, arrays, images, tabular
 from .tasks import infer_task
 
-_KINDS = {".csv": "csv", ".tsv": "tsv", ".txt": "txt", ".npy": "npy", ".npz": "npz", ".zip": "zip"}
 _MAX_DISTINCT_SHOWN = 10
 
 
 def inspect_file(path: str | Path) -> dict[str, Any]:
     """{"kind", "name", "size_bytes", ...}: columns (tables), arrays (npy/npz) or class folders (zip)."""
     path = Path(path)
-    kind = _KINDS.get(path.suffix.lower())
-    if kind is None:
-        raise DataError(f"cannot inspect {path.name}: unsupported file type; accepted: {', '.join(_KINDS)}")
+    file_format = format_of(path)
+    if file_format is None or not file_format.training:
+        raise DataError(f"cannot inspect {path.name}: unsupported file type; "
+                        f"accepted: {', '.join(suffixes(training=True))}")
     if not path.is_file():
         raise DataError(f"file not found: {path}; check the path")
-    info = {"kind": kind, "name": path.name, "size_bytes": path.stat().st_size}
-    return {**info, **_INSPECTORS[kind](path)}
+    info = {"kind": file_format.name, "name": path.name, "size_bytes": path.stat().st_size}
+    return {**info, **_INSPECTORS[file_format.family](path)}
 
 
 def _inspect_table(path: Path) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def _inspect_arrays(path: Path) -> dict[str, Any]:
 
 def _array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
     """{name: (shape, dtype)} read from .npy headers only; object (pickled) arrays show dtype 'object'."""
-    if path.suffix.lower() == ".npy":
+    if path.suffix.lower() in suffixes(family="array"):
         with open(path, "rb") as f:
             return {"x": _read_header(f, path.name, "x")}
     with archives.BoundedZip(path, limits(), archives.NPZ_KIND) as archive:
@@ -98,5 +99,4 @@ def _inspect_zip(path: Path) -> dict[str, Any]:
     return info
 
 
-_INSPECTORS = {"csv": _inspect_table, "tsv": _inspect_table, "txt": _inspect_table,
-               "npy": _inspect_arrays, "npz": _inspect_arrays, "zip": _inspect_zip}
+_INSPECTORS = {"table": _inspect_table, "array": _inspect_arrays, "arrays": _inspect_arrays, "images": _inspect_zip}

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..config import DataConfig
 from ..errors import DataError
+from ..formats import format_of, suffixes
 from . import arrays, images, tabular
 from .dataset import Dataset, Splits, complete_splits, random_splits, subsample_train
 from .examples import EXAMPLES, ExampleSpec
@@ -30,7 +31,8 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
     if source in EXAMPLES:
         return _example_dataset(EXAMPLES.get(source), cfg, seed)
     path = Path(source).expanduser()
-    loader = _FILE_LOADERS.get(path.suffix.lower())
+    file_format = format_of(path)
+    loader = _LOADERS.get(file_format.family) if file_format and file_format.training else None
     if path.is_dir():
         raise DataError(f"{path} is a folder; zip it (one sub-folder of images per class) or give a file")
     if loader is None:
@@ -42,7 +44,7 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
 
 def unknown_source_message(source: str) -> str:
     return (f"{source!r} is neither an example nor a supported file; give a path ending in "
-            f"{', '.join(_FILE_LOADERS)}, or an example name: {', '.join(EXAMPLES)}")
+            f"{', '.join(suffixes(training=True))}, or an example name: {', '.join(EXAMPLES)}")
 
 
 # -- sources ------------------------------------------------------------------------------------
@@ -71,9 +73,9 @@ def _load_zip(path: Path, cfg: DataConfig, seed: int) -> Dataset:
                          extra_spec={"image": image_spec}, notes=notes)
 
 
-_FILE_LOADERS: dict[str, Callable[[Path, DataConfig, int], Dataset]] = {
-    ".csv": _load_table, ".tsv": _load_table, ".txt": _load_table,
-    ".npz": _load_npz, ".npy": _load_npy, ".zip": _load_zip}
+# one loader per format family (orca_engine.formats names the suffixes of each)
+_LOADERS: dict[str, Callable[[Path, DataConfig, int], Dataset]] = {
+    "table": _load_table, "arrays": _load_npz, "array": _load_npy, "images": _load_zip}
 
 
 def _example_dataset(example: ExampleSpec, cfg: DataConfig, seed: int) -> Dataset:

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..formats import format_of
 from ..limits import Limits, human_bytes, limits
 
-TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": None}  # None: sniff the separator from the text
 MAX_CATEGORIES = 50
 MISSING = "(missing)"
 _EXACT_WHOLE = 2.0 ** 53  # beyond this, neighbouring whole numbers share one float64
@@ -43,7 +43,8 @@ def read_table(path: Path, max_rows: int | None = None) -> pd.DataFrame:
     _check_size(path, caps)
     sample = _text_sample(path)
     _check_no_nul(path)
-    sep = TABLE_SEPARATORS.get(path.suffix.lower(), ",") or sniff_separator(sample, path.name)
+    file_format = format_of(path)
+    sep = (file_format.separator if file_format else ",") or sniff_separator(sample, path.name)
     row_cap = (max_rows, "data.max_samples") if max_rows is not None else (caps.max_csv_rows, "")
     table = _read_rows(path, sep, row_cap, caps)
     table.columns = [str(c).strip() for c in table.columns]

@@ -3,23 +3,21 @@
     prepare -> align -> refine -> evaluate
     prepare -> tune (trials of align + refine, chosen on validation) -> evaluate
 
-`prepare` runs implicitly before the first stage of a run. Stages check `ctx.control` between
-steps, so pause, single-step and cancel act within one step.
+`prepare` runs implicitly before the first stage of a run. `run_stages(ctx, names, emit)` is the one
+loop over them (the Session's worker, the compare grid and tune's trials use it). Stages check
+`ctx.control` between steps, so pause, single-step and cancel act within one step.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
-
-from ..events import Event
 from ..registry import Registry
 from .align import align
 from .context import RunContext, RunControl
 from .evaluate import evaluate
 from .prepare import prepare
 from .refine import refine
+from .runner import Stage, run_stages
 from .tune import tune
 
-Stage = Callable[[RunContext], Iterator[Event]]
 STAGES: Registry[Stage] = Registry("stage")
 for _name, _stage in (("prepare", prepare), ("align", align), ("refine", refine), ("tune", tune),
                       ("evaluate", evaluate)):
@@ -27,4 +25,5 @@ for _name, _stage in (("prepare", prepare), ("align", align), ("refine", refine)
 
 USER_STAGES = ("align", "refine", "tune", "evaluate")
 
-__all__ = ["STAGES", "USER_STAGES", "RunContext", "RunControl", "prepare", "align", "refine", "tune", "evaluate"]
+__all__ = ["STAGES", "USER_STAGES", "RunContext", "RunControl", "Stage", "run_stages", "prepare", "align", "refine",
+           "tune", "evaluate"]

@@ -59,7 +59,7 @@ class _Probe:
         proj_idx = np.sort(rng.choice(len(labels), size=n_t, replace=False))
         self.proj_x = torch.as_tensor(ctx.dataset.x_train[proj_idx], dtype=torch.float32, device=device)
         self.proj_y = labels[proj_idx]
-        src_x, src_y, _ = ctx.source
+        src_x, src_y = ctx.source.features, ctx.source.labels
         n_s = min(cfg.projection_points, len(src_y))
         src_idx = np.sort(rng.choice(len(src_y), size=n_s, replace=False))
         self.src_x = src_x[src_idx].cpu().numpy()
@@ -102,7 +102,7 @@ def _align(ctx: RunContext) -> Iterator[Event]:
     cfg = ctx.config.align
     model = ctx.model
     steps = cfg.steps if cfg.objective != "none" else 0
-    src_x, src_y, _ = ctx.source
+    src_x, src_y = ctx.source.features, ctx.source.labels
     rng = np.random.default_rng(ctx.config.seed + 1)
     torch.manual_seed(ctx.config.seed + 1)
     yield StageStarted("align", total_steps=steps)
@@ -201,7 +201,7 @@ def _live_views(ctx: RunContext, probe: _Probe, reference, step: int, frame: int
         with torch.no_grad():
             feats = pooled_features(ctx.model, probe.eval_x)
             matrix = reference.class_distances(feats, probe.eval_y)
-        src_names = list(ctx.source[2].get("classes", []))
+        src_names = ctx.source.class_names
         n_src = np.asarray(matrix).shape[1]
         yield ClassDistances("align", step, np.asarray(matrix, dtype=float).round(5).tolist(),
                              target_classes=_target_class_names(ctx, probe),

@@ -6,10 +6,19 @@ import gc
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import RunConfig
+from ..contracts import BuildInfo, SourceFeatures
 from ..errors import RunCancelled
+from ..run_folder import RunFolder
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from ..data import Dataset
+    from ..model import OrcaModel
 
 
 class RunControl:
@@ -67,7 +76,8 @@ class RunControl:
                 self._cond.wait(timeout=0.5)
 
 
-# (stage, step, src, tgt, src_labels, tgt_labels); tgt is an array or a function returning one
+# (stage, step, source xy-features, target features or a function returning them, source labels,
+# target labels): the live projection's sink (orca_engine.projection.ProjectionWorker.submit)
 FeatureHook = Callable[[str, int, Any, Any, Any, Any], None]
 
 
@@ -82,14 +92,19 @@ class RunContext:
     on_features: FeatureHook | None = None  # live projection sink (set by the session)
     features_wanted: Callable[[], bool] | None = None  # False while the sink is busy: skip the work
     cache_dir: Path | None = None
-    device: Any = None
-    dataset: Any = None
-    model: Any = None
-    source: Any = None  # (features tensor (n_s, D), labels tensor (n_s,), info dict)
-    target_labels: Any = None  # class ids (or k-means pseudo-labels) of the training split, numpy (N,)
-    build_info: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)  # becomes metrics.json
-    stages_done: list = field(default_factory=list)
+    device: torch.device | None = None
+    dataset: Dataset | None = None
+    model: OrcaModel | None = None
+    source: SourceFeatures | None = None
+    target_labels: np.ndarray | None = None  # class ids (or k-means pseudo-labels) of the training split (N,)
+    build_info: BuildInfo | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)  # becomes metrics.json
+    stages_done: list[str] = field(default_factory=list)
+
+    @property
+    def folder(self) -> RunFolder:
+        """The run's folder: the one way stages write files."""
+        return RunFolder(self.run_dir)
 
     def release(self) -> None:
         """Drop every large object so the memory of a finished or cancelled run is returned."""

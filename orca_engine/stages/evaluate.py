@@ -5,12 +5,13 @@ from typing import Iterator
 
 import numpy as np
 
+from ..contracts import BuildInfo
 from ..csv_out import csv_text
 from ..diagnostics import majority_rate, one_class_warning
 from ..events import ArtifactReady, Event, StageFinished, StageStarted, WarningRaised
 from ..metrics import TASK_METRICS, confusion_matrix, per_class_figures
 from ..predict import model_outputs, to_task_units
-from ..runs import save_model, write_atomic, write_json
+from ..run_folder import METRICS, WEIGHTS
 from .context import RunContext
 
 
@@ -25,24 +26,23 @@ def evaluate(ctx: RunContext) -> Iterator[Event]:
     details: dict = {}
     if ds.task == "classification":
         matrix = confusion_matrix(ds.y_test, raw, ds.num_outputs)
-        details = {"confusion_matrix": matrix.tolist(), "class_names": info["class_names"],
-                   "per_class": per_class_figures(matrix, info["class_names"])}
+        details = {"confusion_matrix": matrix.tolist(), "class_names": list(info.class_names),
+                   "per_class": per_class_figures(matrix, list(info.class_names))}
     ctx.metrics["test_details"] = details
     if ds.task == "classification":
         ctx.metrics["test_reference"] = {"majority_class_rate": majority_rate(ds.y_train, ds.y_test),
                                          "chance": 1.0 / max(1, ds.num_outputs)}
-        warning = one_class_warning(raw, ds.y_test, list(info.get("class_names") or []), "test")
+        warning = one_class_warning(raw, ds.y_test, list(info.class_names), "test")
         if warning:
             yield WarningRaised("evaluate", warning)
     yield from _baselines(ctx, test)
 
-    run_dir = ctx.run_dir
-    write_atomic(run_dir / "predictions.csv", predictions_csv(ds.y_test, outputs, info))
-    yield ArtifactReady("predictions", str(run_dir / "predictions.csv"))
-    save_model(run_dir, model, info)
-    yield ArtifactReady("model", str(run_dir / "model.safetensors"))
-    write_json(run_dir / "metrics.json", ctx.metrics)
-    yield ArtifactReady("metrics", str(run_dir / "metrics.json"))
+    folder = ctx.folder
+    yield ArtifactReady("predictions", str(folder.write_predictions(predictions_csv(ds.y_test, outputs, info))))
+    folder.save_weights(model.state_dict(), info)
+    yield ArtifactReady("model", str(folder.path / WEIGHTS))
+    folder.write_metrics(ctx.metrics)
+    yield ArtifactReady("metrics", str(folder.path / METRICS))
     yield StageFinished("evaluate", metrics={"test": test, **details,
                                              **{k: ctx.metrics[k] for k in ("baselines", "test_reference")
                                                 if k in ctx.metrics}})
@@ -63,14 +63,14 @@ def _baselines(ctx: RunContext, test: dict) -> Iterator[Event]:
                                                        "or another backbone.")
 
 
-def predictions_csv(y_true: np.ndarray, outputs: np.ndarray, info: dict) -> str:
+def predictions_csv(y_true: np.ndarray, outputs: np.ndarray, info: BuildInfo) -> str:
     """One row per test sample: true and predicted values (class names for classification).
 
     Class names come from the user's file: csv_text quotes and formula-escapes them (see csv_out).
     """
-    task = info["task"]
+    task = info.task
     if task == "classification":
-        names = info["class_names"] or [str(i) for i in range(outputs.shape[1])]
+        names = list(info.class_names) or [str(i) for i in range(outputs.shape[1])]
         header = ["index", "true", "predicted", "confidence"] + [f"p_{n}" for n in names]
         rows = ([i, names[int(t)], names[int(p.argmax())], f"{p.max():.4f}"] + [f"{v:.4f}" for v in p]
                 for i, (t, p) in enumerate(zip(y_true, outputs)))

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
 
+from ..contracts import BuildInfo, SourceFeatures
 from ..events import Event, StageFinished, StageStarted, WarningRaised
 from ..hardware import resolve_device, resolve_precision
 from .context import RunContext
+
+if TYPE_CHECKING:
+    from ..data import Dataset
 
 
 def seed_everything(seed: int) -> None:
@@ -35,15 +39,14 @@ def run_model(cfg, ds, device):
                        device=device)
 
 
-def build_info(ds) -> dict:
+def build_info(ds: Dataset) -> BuildInfo:
     """What rebuilds and reads the model later: shapes, task, class names, target scaling, data spec."""
     from ..data import target_stats
     stats = target_stats(ds.spec)
     mean, std = (stats[0].tolist(), stats[1].tolist()) if stats is not None else (0.0, 1.0)
-    return {"modality": ds.modality, "task": ds.task, "input_shape": list(ds.input_shape),
-            "output_shape": list(ds.output_shape), "num_outputs": ds.num_outputs,
-            "class_names": list(ds.class_names or []), "target_mean": mean, "target_std": std,
-            "data_spec": ds.spec}
+    return BuildInfo(modality=ds.modality, task=ds.task, input_shape=tuple(ds.input_shape),
+                     output_shape=tuple(ds.output_shape), num_outputs=ds.num_outputs,
+                     class_names=tuple(ds.class_names or ()), target_mean=mean, target_std=std, data_spec=ds.spec)
 
 
 def prepare(ctx: RunContext) -> Iterator[Event]:
@@ -71,8 +74,8 @@ def prepare(ctx: RunContext) -> Iterator[Event]:
 
     feats, labels, info = source_features(model.backbone, cfg.align.source_proxy, cfg.align.source_samples,
                                           seed=cfg.seed, cache_dir=ctx.cache_dir)
-    ctx.source = (torch.as_tensor(feats, dtype=torch.float32, device=ctx.device),
-                  torch.as_tensor(labels, dtype=torch.long, device=ctx.device), info)
+    ctx.source = SourceFeatures(torch.as_tensor(feats, dtype=torch.float32, device=ctx.device),
+                                torch.as_tensor(labels, dtype=torch.long, device=ctx.device), info)
     ctx.target_labels = alignment_labels(ds, cfg.align.pseudo_label_k, cfg.seed)
 
     ctx.metrics["data"] = ds.report

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..contracts import BuildInfo
 from ..diagnostics import chance_warning, loss_not_falling_warning, one_class_warning
 from ..events import Event, StageFinished, StageStarted, StepLogged, ValidationLogged, WarningRaised
 from ..hardware import autocast_dtype as precision_autocast
@@ -46,14 +47,14 @@ def inverse_frequency_weights(y: np.ndarray, num_classes: int) -> torch.Tensor:
     return torch.as_tensor(weights, dtype=torch.float32)
 
 
-def training_targets(y: np.ndarray, build_info: dict) -> torch.Tensor:
+def training_targets(y: np.ndarray, build_info: BuildInfo) -> torch.Tensor:
     """Labels as the loss wants them: int64 classes, or float targets standardised with train stats."""
-    if build_info["task"] == "classification":
+    if build_info.task == "classification":
         return torch.as_tensor(y, dtype=torch.long)
-    if build_info["task"] == "multilabel":
+    if build_info.task == "multilabel":
         return torch.as_tensor(y, dtype=torch.float32)
-    mean = np.asarray(build_info["target_mean"], dtype=np.float32)
-    std = np.asarray(build_info["target_std"], dtype=np.float32)
+    mean = np.asarray(build_info.target_mean, dtype=np.float32)
+    std = np.asarray(build_info.target_std, dtype=np.float32)
     return torch.as_tensor((np.asarray(y, dtype=np.float32) - mean) / std, dtype=torch.float32)
 
 
@@ -98,11 +99,11 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[tor
         yield from order[:usable].split(batch_size)
 
 
-def validation_scores(model, x: np.ndarray, y: np.ndarray, build_info: dict, loss_fn,
+def validation_scores(model, x: np.ndarray, y: np.ndarray, build_info: BuildInfo, loss_fn,
                       autocast_dtype=None) -> tuple[float, dict[str, float], np.ndarray]:
     """(task loss, task metrics, raw outputs) of `model` on a held-out split."""
     raw = model_outputs(model, x, autocast_dtype=autocast_dtype)
-    task = build_info["task"]
+    task = build_info.task
     scored = raw if task in ("classification", "multilabel") else to_task_units(raw, build_info)
     metrics = TASK_METRICS.get(task).compute(y, scored)
     loss = float("nan")
@@ -154,7 +155,6 @@ class CheckpointSelector:
 
 
 def refine(ctx: RunContext) -> Iterator[Event]:
-    from ..runs import save_weights
     cfg = ctx.config.refine
     ds, model, info = ctx.dataset, ctx.model, ctx.build_info
     budget = refine_budget(cfg, len(ds.x_train), len(ds.x_val))
@@ -223,7 +223,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                 if improved:
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in kept.state_dict().items()}
                     if time.perf_counter() - last_saved > CHECKPOINT_EVERY_S and not last:
-                        save_weights(ctx.run_dir, best_state, {**info, "checkpoint": {"complete": False, "step": step}})
+                        ctx.folder.save_weights(best_state, info.as_checkpoint(step))
                         last_saved = time.perf_counter()
                 yield ValidationLogged("refine", round(step / budget.steps_per_epoch, 2),
                                        {**metrics, "loss": val_loss}, best=improved, step=step)

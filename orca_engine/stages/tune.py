@@ -22,10 +22,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..events import Event, StageFinished, StageStarted, TrialFinished, WarningRaised
-from .align import align
 from .context import RunContext
 from .prepare import run_model, seed_everything
-from .refine import refine
+from .runner import run_stages
 
 
 @dataclass(frozen=True)
@@ -153,9 +152,7 @@ def _run_trial(ctx: RunContext, overrides: dict[str, Any], folder: Path) -> dict
                        build_info=ctx.build_info)
     trial.model = run_model(config, ctx.dataset, ctx.device)
     started = time.perf_counter()
-    for stage in (align, refine):
-        for _ in stage(trial):
-            pass
+    run_stages(trial, ("align", "refine"), emit=lambda _event: None)
     refined = trial.metrics.get("refine", {})
     loss, value = refined.get("best_validation_loss"), refined.get("best_validation")
     score = loss if config.refine.select_on == "loss" else value

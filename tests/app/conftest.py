@@ -67,7 +67,8 @@ class FakeStatus:
 class FakeSession:
     """Just enough of orca_engine.session.Session, with its owner check, for handler tests."""
 
-    def __init__(self):
+    def __init__(self, folder: Path = Path("runs")):
+        self.folder = folder  # where a real Session would keep run folders (and the token key)
         self.records: dict[str, list[dict]] = {}
         self.statuses: dict[str, FakeStatus] = {}
         self.owners: dict[str, str] = {}
@@ -97,6 +98,15 @@ class FakeSession:
         self._check(run_id, owner)
         return Path("/nonexistent") / run_id
 
+    @property
+    def runs_dir(self):
+        return self.folder
+
+    def public_config(self, run_id, owner=None):
+        from orca_engine.config import RunConfig
+        self._check(run_id, owner)
+        return RunConfig()
+
     def runs(self, owner=None):
         return [s for r, s in self.statuses.items() if owner is None or self.owners[r] == owner]
 
@@ -124,11 +134,13 @@ class FakeSession:
 
 
 @pytest.fixture
-def fake_session(monkeypatch):
-    from app import handlers
+def fake_session():
+    """A FakeSession installed as the server's Session for one test (the real one is put back)."""
+    from app import server
     fake = FakeSession()
-    monkeypatch.setattr(handlers, "_session", fake)
-    return fake
+    previous = server.install(fake)
+    yield fake
+    server.install(previous)
 
 
 def free_port() -> int:
@@ -140,19 +152,21 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def live_app():
     """The real app on a free localhost port with its own runs folder; yields its URL."""
-    from app import handlers
+    from app import server
     from app.ui import build_ui, launch_options
+    from orca_engine.session import Session
     runs = Path(tempfile.mkdtemp(prefix="orca-app-runs-"))
-    old_dir, old_session = handlers.RUNS_DIR, handlers._session
-    handlers.RUNS_DIR, handlers._session = runs, None
-    demo = build_ui(warm_up_umap=False)
+    previous = server.install(None)
+    demo = build_ui(session=Session(runs_dir=runs, max_active=server.MAX_ACTIVE,
+                                    keep_run_folders=server.KEEP_RUN_FOLDERS, keep_per_owner=server.KEEP_PER_VISITOR,
+                                    retain_s=server.RELEASE_GRACE_S), warm_up_umap=False)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                             quiet=True, **launch_options())
     try:
         yield url
     finally:
         demo.close()
-        handlers.RUNS_DIR, handlers._session = old_dir, old_session
+        server.install(previous)
         shutil.rmtree(runs, ignore_errors=True)
 
 

@@ -3,6 +3,7 @@ import json
 
 from app.compare_view import comparison_chart, comparison_rows
 from orca_engine.config import RunConfig
+from orca_engine.session import compare_runs
 
 
 def _run(tmp_path, name, seed, accuracy, objective="otdd-exact", source="digits"):
@@ -21,7 +22,9 @@ def _run(tmp_path, name, seed, accuracy, objective="otdd-exact", source="digits"
 def test_runs_are_grouped_by_variant_with_mean_and_spread(tmp_path):
     dirs = [_run(tmp_path, "a", 0, 0.80), _run(tmp_path, "b", 1, 0.90),
             _run(tmp_path, "c", 0, 0.70, objective="none"), _run(tmp_path, "d", 0, 0.5, source="iris")]
-    note, shown, table = comparison_rows(dirs, dataset="digits")
+    comparison = compare_runs(dirs, dataset="digits")
+    note, shown = comparison_rows(comparison)
+    table = comparison.table
     assert "digits" in note and "3 finished runs" in note
     by_variant = {row[0]: row for row in shown}
     assert set(by_variant) == {"orca", "no-align"}, by_variant
@@ -33,6 +36,7 @@ def test_runs_are_grouped_by_variant_with_mean_and_spread(tmp_path):
 
 
 def test_no_finished_runs_gives_the_empty_message(tmp_path):
-    note, shown, table = comparison_rows([str(tmp_path / "missing")], dataset="digits")
-    assert shown == [] and table == [] and "No finished run" in note
+    comparison = compare_runs([str(tmp_path / "missing")], dataset="digits")
+    note, shown = comparison_rows(comparison)
+    assert shown == [] and comparison.table == [] and comparison.runs == 0 and "No finished run" in note
     assert "No finished run" in comparison_chart([]).layout.annotations[0].text

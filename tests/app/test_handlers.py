@@ -5,7 +5,8 @@ import zipfile
 import gradio as gr
 import pytest
 
-from app import handlers, live, messages
+from app import data_step, handlers, live, messages, server
+from app.friendly import friendly
 from app.state import Visitor
 from orca_engine.errors import ConfigError, DataError
 
@@ -17,14 +18,14 @@ ALIGN_RUN = [
 
 
 def test_engine_errors_read_as_sentences():
-    assert handlers.friendly(DataError("no label column")) == f"{messages.ERROR_PREFIX['DataError']}: no label column"
-    assert handlers.friendly(ConfigError("x")).startswith(messages.ERROR_PREFIX["ConfigError"])
+    assert friendly(DataError("no label column")) == f"{messages.ERROR_PREFIX['DataError']}: no label column"
+    assert friendly(ConfigError("x")).startswith(messages.ERROR_PREFIX["ConfigError"])
 
 
 @pytest.mark.parametrize("name, content", [("rows.xyz", b"a,b\n1,2\n"), ("broken.npy", b"not numpy at all"),
                                            ("empty.csv", b"")])
 def test_bad_upload_shows_an_error_next_to_the_upload(upload, name, content):
-    status, *previews, picker = handlers.read_upload(Visitor(), upload(name, content))
+    status, *previews, picker = data_step.read_upload(Visitor(), upload(name, content))
     assert "orca-error" in status and messages.ERROR_PREFIX["DataError"] in status
     assert all(p.get("visible") is False for p in previews)
 
@@ -33,7 +34,7 @@ def test_csv_upload_offers_its_columns_and_guesses_the_label(upload):
     rows = "\n".join(f"{i % 7},{i % 5 * 0.5},{'ab'[i % 2]}" for i in range(60))
     path = upload("plants.csv", "height,width,species\n" + rows + "\n")
     visitor = Visitor()
-    status, counts, gallery, plot, table, picker = handlers.read_upload(visitor, str(path))
+    status, counts, gallery, plot, table, picker = data_step.read_upload(visitor, str(path))
     assert "orca-error" not in status and "tabular" in status
     assert picker["choices"] == ["height", "width", "species"] and picker["value"] == "species"
     assert table["visible"] is True and counts["visible"] is True
@@ -41,7 +42,7 @@ def test_csv_upload_offers_its_columns_and_guesses_the_label(upload):
 
 
 def test_example_summary_states_modality_task_and_classes():
-    status, counts, gallery, plot, table = handlers.use_example(Visitor(), "digits")
+    status, counts, gallery, plot, table = data_step.use_example(Visitor(), "digits")
     assert "digits" in status and "classification" in status and "10 classes" in status
     assert len(counts["value"]) == 10 and gallery["visible"] is True
 
@@ -130,7 +131,7 @@ def test_the_projection_picked_before_a_run_is_used_by_it_and_survives_a_reload(
     from orca_engine import projection
     monkeypatch.setattr(projection, "is_umap_ready", lambda: True)
     visitor = Visitor()
-    handlers.use_example(visitor, "digits")
+    data_step.use_example(visitor, "digits")
     handlers.set_projection(visitor, "umap")  # picked while no run exists yet
     start = handlers.config_handler(["align.steps"], handlers.start_align)
     start(visitor, 3)
@@ -159,17 +160,20 @@ def test_align_progress_says_when_umap_frames_are_still_pca(fake_session, monkey
 
 def test_a_closed_page_frees_its_finished_run_later_unless_a_reload_reattaches(fake_session, monkeypatch):
     import time
-    monkeypatch.setattr(handlers, "RELEASE_GRACE_S", 0.3)
+    monkeypatch.setattr(server, "RELEASE_GRACE_S", 0.3)
     for run_id in ("gone", "reloaded", "running"):
         fake_session.add_run(run_id, "alice", ALIGN_RUN, state="running" if run_id == "running" else "finished")
     for run_id in ("gone", "reloaded", "running"):
         visitor = Visitor(owner="alice")
         visitor.watch(run_id)
-        handlers.visitor_left(visitor)  # the page closed (a reload closes the old page too)
+        server.visitor_left(visitor)  # the page closed (a reload closes the old page too)
     alice = Visitor(owner="alice", run_id="reloaded")
     handlers.restorer([])(handlers.remember(alice), Visitor())  # the reloaded page, with its signed note
     assert ("release", "gone") not in fake_session.calls, "not at once: a reload may still come"
-    time.sleep(0.8)
+    deadline = time.time() + 30  # the timers were set together: when "gone" is released, the others have fired
+    while ("release", "gone") not in fake_session.calls and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # margin for a timer that fired at the same moment and is still running
     released = [run_id for verb, run_id, *_ in fake_session.calls if verb == "release"]
     assert released == ["gone"], "the re-attached run and the running one must stay"
 

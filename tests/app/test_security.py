@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from app import handlers, limits, messages, tokens
+from app import data_step, handlers, limits, messages, server, tokens
 from app.state import Visitor
 from orca_engine.config import RunConfig
 
@@ -25,7 +25,7 @@ def server_file(tmp_path):
 
 # every handler that takes a file, called the way the page calls it, with `path` in the file slot
 FILE_HANDLERS = {
-    "read_upload": lambda v, path: handlers.read_upload(v, path),
+    "read_upload": lambda v, path: data_step.read_upload(v, path),
     "predict": lambda v, path: handlers.predict(v, 0, path),
     "replay": lambda v, path: handlers.replay(v, None, path),
 }
@@ -65,15 +65,15 @@ def test_paths_outside_the_upload_folder_or_not_received_are_refused(tmp_path, u
 def test_run_folders_are_not_served_and_run_ids_are_unguessable(tmp_path):
     from app.ui import launch_options
     assert "allowed_paths" not in launch_options()
-    from orca_engine.runs import new_run_dir
-    suffixes = {new_run_dir(tmp_path, "digits").name.split("-digits-", 1)[1] for _ in range(3)}
+    from orca_engine.run_folder import RunFolder
+    suffixes = {RunFolder.create(tmp_path, "digits").name.split("-digits-", 1)[1] for _ in range(3)}
     assert len(suffixes) == 3 and all(len(s) >= 16 for s in suffixes)
 
 
 # -- tokens: a visitor finds their runs after a restart, nobody else's --------------------------
 
 def test_signed_token_brings_back_own_runs_after_a_restart(tmp_path, monkeypatch, fake_session):
-    monkeypatch.setattr(handlers, "RUNS_DIR", tmp_path)
+    fake_session.folder = tmp_path
     (tmp_path / "20240101-000000-digits-abc").mkdir()
     (tmp_path / "20240101-000000-digits-abc" / "events.jsonl").write_text('{"index": 0, "type": "run_started"}\n')
     alice = Visitor(owner="alice")
@@ -136,13 +136,13 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def test_250_starts_and_stops_leave_no_open_files_and_one_run_in_memory(tmp_path, monkeypatch):
+def test_250_starts_and_stops_leave_no_open_files_and_one_run_in_memory(tmp_path, request):
     from orca_engine.session import Session
-    monkeypatch.setattr(handlers, "_session", Session(runs_dir=tmp_path, keep_run_folders=20, keep_per_owner=3,
-                                                      live_projection=False))
+    previous = server.install(Session(runs_dir=tmp_path, keep_run_folders=20, keep_per_owner=3, live_projection=False))
+    request.addfinalizer(lambda: server.install(previous))
     start = handlers.config_handler(["model.backbone", "align.steps"], handlers.start_align)
     visitor = Visitor()
-    handlers.use_example(visitor, "digits")
+    data_step.use_example(visitor, "digits")
 
     def start_and_stop():
         start(visitor, "tiny-bert", 5)
@@ -150,19 +150,19 @@ def test_250_starts_and_stops_leave_no_open_files_and_one_run_in_memory(tmp_path
 
     for _ in range(25):  # warm-up: imports, the cached dataset, the allocator's first arenas
         start_and_stop()
-    handlers.session().wait(visitor.run_id, timeout=120)
+    server.session().wait(visitor.run_id, timeout=120)
     fds, rss = _open_fds(), _rss_mb()
     midway = None
     for i in range(250):
         start_and_stop()
         if i == 124:
             midway = _rss_mb()
-    handlers.session().wait(visitor.run_id, timeout=120)
+    server.session().wait(visitor.run_id, timeout=120)
     deadline = time.time() + 60
-    while len(handlers.session()._runs) > 1 and time.time() < deadline:  # last workers finishing
+    while len(server.session()._runs) > 1 and time.time() < deadline:  # last workers finishing
         time.sleep(0.1)
     print(f"\nopen fds {fds} -> {_open_fds()}, RSS {rss:.0f} -> {midway:.0f} (after 125) -> {_rss_mb():.0f} MB, "
-          f"runs in memory {len(handlers.session()._runs)}, folders {len(list(tmp_path.iterdir()))}")
+          f"runs in memory {len(server.session()._runs)}, folders {len(list(tmp_path.iterdir()))}")
     assert _open_fds() <= fds * 1.1 + 1
-    assert len(handlers.session()._runs) <= 1
+    assert len(server.session()._runs) <= 1
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) <= 21

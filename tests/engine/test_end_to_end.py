@@ -6,7 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from orca_engine.runs import load_events, load_run
+from orca_engine.run_folder import RunFolder
+from orca_engine.runs import load_run
 from orca_engine.session import Session
 
 FAST = {"align": {"steps": 4, "source_samples": 60, "samples_per_class": 8, "projection_every": 2,
@@ -42,7 +43,7 @@ def test_every_example_runs_end_to_end_on_a_tiny_backbone(session, source):
     metrics = json.loads((session.run_dir(run) / "metrics.json").read_text())
     assert metrics["test"] and all(np.isfinite(v) for v in metrics["test"].values())
     assert np.isfinite(metrics["align"]["otdd_before"]) and np.isfinite(metrics["align"]["otdd_after"])
-    types = [e["type"] for e in load_events(session.run_dir(run))]
+    types = [e["type"] for e in RunFolder(session.run_dir(run)).read_events()]
     assert types.count("step") >= 4 and "projection" in types and types[-1] == "finished"
     align_steps = [e for e in session.events(run) if e["type"] == "step" and e["stage"] == "align"]
     assert all("loss" in e and np.isfinite(e["loss"]) for e in align_steps)

@@ -9,7 +9,7 @@ import pytest
 
 from orca_engine.errors import DataError, RunError
 from orca_engine.events import StageFinished, StageStarted, StepLogged
-from orca_engine.runs import load_events
+from orca_engine.run_folder import RunFolder
 from orca_engine.session import Session
 from orca_engine.stages import STAGES
 
@@ -58,7 +58,7 @@ def test_run_goes_through_stages_and_writes_events(session):
     events = session.events(run)
     assert [e["index"] for e in events] == list(range(len(events)))
     assert events[-1]["type"] == "finished"
-    on_disk = load_events(session.run_dir(run))
+    on_disk = RunFolder(session.run_dir(run)).read_events()
     assert [e["type"] for e in on_disk] == [e["type"] for e in events]
     assert '"epochs": 2' in (session.run_dir(run) / "config.json").read_text()
 
@@ -200,14 +200,14 @@ def test_export_says_what_a_finished_run_lacks_and_zips_no_server_paths(session,
 
 def test_a_full_disk_ends_the_run_failed_with_a_message_and_stop_still_works(session, monkeypatch):
     import errno
-    from orca_engine import runs
+    from orca_engine import run_folder
 
     def full(self, record):
         raise OSError(errno.ENOSPC, "No space left on device")
     run = session.start({"data": {"source": "digits"}}, stages=("align",))
     assert _wait_for(lambda: session.status(run).step >= 2)
-    monkeypatch.setattr(runs.EventLog, "append", full)
-    monkeypatch.setattr(runs.Path, "write_text", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    monkeypatch.setattr(run_folder.EventLog, "append", full)
+    monkeypatch.setattr(run_folder.Path, "write_text", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
     status = session.wait(run, timeout=20)
     assert status.state == "failed" and "No space left on device" in status.error
     assert session.events(run)[-1]["type"] == "failed"
@@ -227,13 +227,13 @@ def test_the_time_limit_stops_a_run_and_says_why(tmp_path, monkeypatch):
 
 def test_cli_exits_2_with_a_message_when_the_disk_is_full(tmp_path, monkeypatch, capsys):
     import errno
-    from orca_engine import cli, runs
+    from orca_engine import cli, run_folder
     monkeypatch.setitem(STAGES._items, "prepare", _prepare)
     monkeypatch.setitem(STAGES._items, "align", _counting_stage("align", steps=3, delay=0))
 
     def full(self, record):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(runs.EventLog, "append", full)
+    monkeypatch.setattr(run_folder.EventLog, "append", full)
     code = cli.main(["run", "--data", "digits", "--stages", "align", "--out", str(tmp_path), "--no-projection",
                      "--quiet"])
     assert code == 2 and "No space left on device" in capsys.readouterr().err

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from orca_engine import data as data_module
-from orca_engine.runs import load_events
+from orca_engine.run_folder import RunFolder
 from orca_engine.session import Session
 from orca_engine.stages.tune import SEARCH_SPACE, _defaults
 
@@ -38,7 +38,7 @@ def test_tuning_tries_the_defaults_first_and_never_looks_at_test(tmp_path, monke
     monkeypatch.setattr(data_module, "load_dataset", _poisoned(data_module.load_dataset))
     poisoned = _tuned(tmp_path, "poisoned")
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (clean, poisoned))
-    trials = [e for e in load_events(clean) if e["type"] == "trial"]
+    trials = [e for e in RunFolder(clean).read_events() if e["type"] == "trial"]
     assert [t["trial"] for t in trials] == [1, 2, 3]
     from orca_engine.config import RunConfig
     assert trials[0]["params"] == _defaults(RunConfig.from_dict(CONFIG))

@@ -9,7 +9,9 @@ import pytest
 
 from orca_engine.config import ModelConfig, RunConfig
 from orca_engine.errors import RunError
-from orca_engine.runs import load_run, save_model, write_json
+from orca_engine.contracts import BuildInfo
+from orca_engine.run_folder import RunFolder
+from orca_engine.runs import load_run
 
 BACKBONE = "tiny-bert"
 
@@ -20,12 +22,12 @@ def run_folder(tmp_path_factory) -> Path:
     from orca_engine.model import build_model
     run_dir = tmp_path_factory.mktemp("run")
     config = RunConfig().with_overrides({"model.backbone": BACKBONE, "model.max_tokens": 4})
-    info = {"modality": "tabular", "task": "classification", "input_shape": [8], "output_shape": [],
-            "num_outputs": 2, "class_names": ["a", "b"]}
+    info = BuildInfo(modality="tabular", task="classification", input_shape=(8,), output_shape=(), num_outputs=2,
+                     class_names=("a", "b"))
     model = build_model(backbone_name=BACKBONE, model_cfg=config.model, modality="tabular", task="classification",
                         input_shape=(8,), output_shape=(), num_outputs=2, pretrained=False)
-    write_json(run_dir / "config.json", config.to_dict())
-    save_model(run_dir, model, info)
+    RunFolder(run_dir).write_config(config)
+    RunFolder(run_dir).save_weights(model.state_dict(), info)
     return run_dir
 
 
@@ -70,4 +72,4 @@ def test_damaged_run_folder_is_a_run_error(damage, fragment: str, run_folder: Pa
 
 
 def test_undamaged_copy_loads(run_folder: Path, tmp_path: Path):
-    assert load_run(_copy(run_folder, tmp_path)).build_info["num_outputs"] == 2
+    assert load_run(_copy(run_folder, tmp_path)).build_info.num_outputs == 2

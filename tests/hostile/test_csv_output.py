@@ -9,6 +9,7 @@ import pytest
 
 from orca_engine.cli import prediction_table
 from orca_engine.csv_out import csv_text, safe_cell
+from orca_engine.contracts import BuildInfo
 from orca_engine.stages.evaluate import predictions_csv
 
 HOSTILE_NAMES = ["a,b", 'say "hi"', "two\nlines", "=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "@SUM(A1)",
@@ -32,7 +33,7 @@ def _parse(text: str) -> list[list[str]]:
 def test_evaluate_predictions_csv_round_trips_hostile_class_names():
     k = len(HOSTILE_NAMES)
     outputs = np.eye(k, dtype=np.float32)
-    rows = _parse(predictions_csv(np.arange(k), outputs, {"task": "classification", "class_names": HOSTILE_NAMES}))
+    rows = _parse(predictions_csv(np.arange(k), outputs, _info("classification", HOSTILE_NAMES)))
     assert all(len(r) == len(rows[0]) for r in rows), "every row has the header's number of fields"
     assert [r[1] for r in rows[1:]] == EXPECTED and [r[2] for r in rows[1:]] == EXPECTED
     assert rows[0][4:] == [f"p_{n}" for n in HOSTILE_NAMES]
@@ -40,7 +41,7 @@ def test_evaluate_predictions_csv_round_trips_hostile_class_names():
 
 def test_cli_prediction_table_writes_a_parseable_csv():
     k = len(HOSTILE_NAMES)
-    header, rows = prediction_table(np.eye(k) * 0.9 - 0.05, {"task": "classification", "class_names": HOSTILE_NAMES})
+    header, rows = prediction_table(np.eye(k) * 0.9 - 0.05, _info("classification", HOSTILE_NAMES))
     parsed = _parse(csv_text(header, rows))
     assert len(parsed) == k + 1 and all(len(r) == k + 1 for r in parsed)
     assert [r[0] for r in parsed[1:]] == EXPECTED
@@ -48,5 +49,10 @@ def test_cli_prediction_table_writes_a_parseable_csv():
 
 
 def test_regression_predictions_stay_plain_numbers():
-    text = predictions_csv(np.array([-1.0, 2.0]), np.array([-1.5, 2.5]), {"task": "regression"})
+    text = predictions_csv(np.array([-1.0, 2.0]), np.array([-1.5, 2.5]), _info("regression"))
     assert _parse(text)[1:] == [["0", "-1", "-1.5"], ["1", "2", "2.5"]]
+
+
+def _info(task: str, class_names=()) -> BuildInfo:
+    return BuildInfo(modality="tabular", task=task, input_shape=(1,), output_shape=(), num_outputs=len(class_names) or 1,
+                     class_names=tuple(class_names))
