@@ -255,6 +255,12 @@ def add_compare_parser(sub) -> None:
     compare.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
     compare.add_argument("--keep-models", action="store_true", help="keep every run's model.safetensors")
     compare.add_argument("--cache", help="source-feature cache folder (default: ~/.cache/orca_explorer)")
+    compare.add_argument("--executor", default="serial",
+                         help="where the runs go: serial (this process, default), or ray[:ADDRESS]: each group of "
+                              "runs sharing a seed and data fraction becomes a Ray task with one CPU (ADDRESS of a "
+                              "running cluster, or 'auto'; none starts a local Ray). Needs requirements-scale.txt")
+    compare.add_argument("--gpus-per-run", type=float, default=0.0,
+                         help="GPUs each Ray task asks for (default 0; 1 puts each group of runs on its own GPU)")
     compare.add_argument("--threads", type=int, default=0,
                          help="CPU threads for torch (default 0: torch's choice); 1 is often fastest on a busy machine")
 
@@ -308,6 +314,8 @@ def compare_command(args: argparse.Namespace, base: RunConfig, spec) -> str:
               f"--fraction-variants {','.join(spec.fraction_variants) or 'none'}"]
     parts += [f"--set {item}" for item in args.set]
     parts += [f"--threads {args.threads}"] if args.threads else []
+    parts += [f"--executor {args.executor}"] if args.executor != "serial" else []
+    parts += [f"--gpus-per-run {args.gpus_per_run:g}"] if args.gpus_per_run else []
     parts += [f"--out {args.out}"] if args.out else []
     return " ".join(parts)
 
@@ -325,7 +333,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("compare") / name)
     print(f"compare: {len(spec.cells())} runs of {name} into {out}", file=sys.stderr)
     result = run_grid(base, spec, out, progress=lambda line: print(line, file=sys.stderr, flush=True),
-                      keep_models=args.keep_models, cache_dir=args.cache)
+                      keep_models=args.keep_models, cache_dir=args.cache, executor=args.executor,
+                      gpus_per_run=args.gpus_per_run)
     settings = {"command": compare_command(args, base, spec), "preset": args.preset, "overrides": overrides,
                 "base_config": base.to_dict(), "grid": spec.to_dict(), "machine": machine_description(), "seconds": round(result.seconds, 1),
                 "cells": len(result.cells), "failed": [c.cell.label for c in result.cells if not c.ok],
