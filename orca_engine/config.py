@@ -129,7 +129,9 @@ class DataConfig(_Section):
     test_fraction: float = option(0.2, "share of the data held out for the final test (reported once)", range=(0.05, 0.5))
     train_fraction: float = option(1.0, "share of the training split actually used (data-scarcity experiments)",
                                    range=(0.01, 1.0))
-    max_samples: int = option(50_000, "refuse datasets with more samples than this", range=(10, 10_000_000))
+    max_samples: int = option(10_000_000, "refuse datasets with more samples than this: a safety limit for a "
+                              "public server (the app sets its own); large data is read from disk lazily",
+                              range=(10, 10_000_000))
 
 
 @dataclass(frozen=True)
