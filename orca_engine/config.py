@@ -119,7 +119,8 @@ def _checked(name: str, value: Any, f: dataclasses.Field) -> Any:
 @dataclass(frozen=True)
 class DataConfig(_Section):
     _path = "data"
-    source: str = option("digits", "bundled example name, or path to a CSV/TSV, .npy/.npz, or .zip of image class folders")
+    source: str = option("digits", "bundled example name, or path to a CSV/TSV, .npy/.npz, or .zip of image class "
+                                   "folders; a folder of .npy files or hf:NAME is read from disk lazily")
     label_column: str = option("", "CSV/TSV only: the column holding the target; empty = the last column")
     modality: str = option("auto", "input kind; 'auto' infers it from the shape",
                            choices=("auto", "tabular", "sequence", "image"))
