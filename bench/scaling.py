@@ -54,8 +54,9 @@ def grid(backbone: str, variants: str, seeds: str, out: Path) -> dict:
 
 
 def refine_processes(backbone: str, out: Path) -> dict:
-    """One refine epoch on digits (no alignment, no evaluation) in 1 and in 2 processes, same global batch."""
-    args = ["run", "--data", "digits", "--backbone", backbone, "--device", "cpu", "--stages", "refine",
+    """One refine epoch on digits (no alignment; evaluation without baselines, so the run folder is
+    complete) in 1 and in 2 processes, same global batch; the refine stage's own seconds are compared."""
+    args = ["run", "--data", "digits", "--backbone", backbone, "--device", "cpu", "--stages", "refine,evaluate",
             "--refine-epochs", "1", "--no-projection", "--quiet", "--evaluate-baselines", "none"]
     result = {}
     for n in (1, 2):
