@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "see the tune.* options for its budget)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--no-projection", action="store_true", help="skip the 2-D projection frames")
+    run.add_argument("--launcher", choices=("none", "accelerate"), default="none",
+                     help="accelerate: refine data-parallel in --num-processes processes via `accelerate launch` "
+                          "(alignment runs once, on rank 0; only rank 0 writes the run folder). Under "
+                          "`accelerate launch` or torchrun the engine sees the launch by itself")
+    run.add_argument("--num-processes", type=int, default=2, help="processes for --launcher accelerate (default 2)")
     add_config_flags(run)
 
     predict = sub.add_parser("predict", help="predict new data with a finished run")
@@ -80,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return COMMANDS[args.command](args)
     except OrcaError as e:
@@ -93,11 +99,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .distributed import launched_world_size, launcher_command
     from .session import Session
     config = config_from_args(args)
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     if args.tune:
         stages = ("tune", "evaluate")
+    if launched_world_size() > 1:
+        return _run_launched(config, stages, args)
+    if args.launcher == "accelerate":
+        import subprocess
+        return subprocess.run(launcher_command(args.argv, args.num_processes)).returncode
     session = Session(runs_dir=args.out, live_projection=not args.no_projection)
     run_id = session.start(config, stages=stages)
     progress = Progress(enabled=not args.quiet)
@@ -126,6 +138,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         for line in result_context(status.metrics):
             print(line, file=sys.stderr)
     print(status.run_dir)
+    return 0
+
+
+def _run_launched(config: RunConfig, stages: tuple[str, ...], args: argparse.Namespace) -> int:
+    """One rank of `accelerate launch` / torchrun: rank 0 shows progress and prints the run folder."""
+    from .distributed import run_distributed
+    progress = Progress(enabled=not args.quiet)
+    run_dir, metrics = run_distributed(config, stages, args.out, progress.show)
+    progress.close()
+    if run_dir is None:
+        return 0
+    if metrics.get("test"):
+        print("test: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics["test"].items()), file=sys.stderr)
+        for line in result_context(metrics):
+            print(line, file=sys.stderr)
+    print(run_dir)
     return 0
 
 
@@ -228,6 +256,12 @@ def add_compare_parser(sub) -> None:
     compare.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
     compare.add_argument("--keep-models", action="store_true", help="keep every run's model.safetensors")
     compare.add_argument("--cache", help="source-feature cache folder (default: ~/.cache/orca_explorer)")
+    compare.add_argument("--executor", default="serial",
+                         help="where the runs go: serial (this process, default), or ray[:ADDRESS]: each group of "
+                              "runs sharing a seed and data fraction becomes a Ray task with one CPU (ADDRESS of a "
+                              "running cluster, or 'auto'; none starts a local Ray). Needs requirements-scale.txt")
+    compare.add_argument("--gpus-per-run", type=float, default=0.0,
+                         help="GPUs each Ray task asks for (default 0; 1 puts each group of runs on its own GPU)")
     compare.add_argument("--threads", type=int, default=0,
                          help="CPU threads for torch (default 0: torch's choice); 1 is often fastest on a busy machine")
 
@@ -281,6 +315,8 @@ def compare_command(args: argparse.Namespace, base: RunConfig, spec) -> str:
               f"--fraction-variants {','.join(spec.fraction_variants) or 'none'}"]
     parts += [f"--set {item}" for item in args.set]
     parts += [f"--threads {args.threads}"] if args.threads else []
+    parts += [f"--executor {args.executor}"] if args.executor != "serial" else []
+    parts += [f"--gpus-per-run {args.gpus_per_run:g}"] if args.gpus_per_run else []
     parts += [f"--out {args.out}"] if args.out else []
     return " ".join(parts)
 
@@ -298,7 +334,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("compare") / name)
     print(f"compare: {len(spec.cells())} runs of {name} into {out}", file=sys.stderr)
     result = run_grid(base, spec, out, progress=lambda line: print(line, file=sys.stderr, flush=True),
-                      keep_models=args.keep_models, cache_dir=args.cache)
+                      keep_models=args.keep_models, cache_dir=args.cache, executor=args.executor,
+                      gpus_per_run=args.gpus_per_run)
     settings = {"command": compare_command(args, base, spec), "preset": args.preset, "overrides": overrides,
                 "base_config": base.to_dict(), "grid": spec.to_dict(), "machine": machine_description(), "seconds": round(result.seconds, 1),
                 "cells": len(result.cells), "failed": [c.cell.label for c in result.cells if not c.ok],

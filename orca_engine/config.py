@@ -119,7 +119,8 @@ def _checked(name: str, value: Any, f: dataclasses.Field) -> Any:
 @dataclass(frozen=True)
 class DataConfig(_Section):
     _path = "data"
-    source: str = option("digits", "bundled example name, or path to a CSV/TSV, .npy/.npz, or .zip of image class folders")
+    source: str = option("digits", "bundled example name, or path to a CSV/TSV, .npy/.npz, or .zip of image class "
+                                   "folders; a folder of .npy files or hf:NAME is read from disk lazily")
     label_column: str = option("", "CSV/TSV only: the column holding the target; empty = the last column")
     modality: str = option("auto", "input kind; 'auto' infers it from the shape",
                            choices=("auto", "tabular", "sequence", "image"))
@@ -129,7 +130,9 @@ class DataConfig(_Section):
     test_fraction: float = option(0.2, "share of the data held out for the final test (reported once)", range=(0.05, 0.5))
     train_fraction: float = option(1.0, "share of the training split actually used (data-scarcity experiments)",
                                    range=(0.01, 1.0))
-    max_samples: int = option(50_000, "refuse datasets with more samples than this", range=(10, 10_000_000))
+    max_samples: int = option(10_000_000, "refuse datasets with more samples than this: a safety limit for a "
+                              "public server (the app sets its own); large data is read from disk lazily",
+                              range=(10, 10_000_000))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# --dev: test extras (includes --scale); --scale: the optional scaling packages (requirements-scale.txt)
 DEV=0; [ "${1:-}" = "--dev" ] && DEV=1
+SCALE=0; [ "${1:-}" = "--scale" ] && SCALE=1
 APT_PKGS="wordnet-base"
 [ "$DEV" = 1 ] && APT_PKGS="$APT_PKGS chromium chromium-driver"
 
@@ -20,11 +22,12 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-REQ=requirements.txt; [ "$DEV" = 1 ] && REQ=requirements-dev.txt
-hash=$(cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
-stamp=".venv/.installed-$hash-$DEV"
-# A test set-up (--dev) includes everything the app needs.
-if [ ! -f "$stamp" ] && ! { [ "$DEV" = 0 ] && [ -f ".venv/.installed-$hash-1" ]; }; then
+REQ=requirements.txt; [ "$SCALE" = 1 ] && REQ=requirements-scale.txt; [ "$DEV" = 1 ] && REQ=requirements-dev.txt
+LEVEL=$((DEV * 2 + SCALE))  # 0 app, 1 app + scaling, 2 everything
+hash=$(cat requirements.txt requirements-scale.txt requirements-dev.txt | sha1sum | cut -c1-12)
+stamp=".venv/.installed-$hash-$LEVEL"
+# A test set-up (--dev) includes everything the app and --scale need.
+if [ ! -f "$stamp" ] && ! [ -f ".venv/.installed-$hash-2" ] && ! { [ "$LEVEL" = 0 ] && [ -f ".venv/.installed-$hash-1" ]; }; then
   echo "setup: installing Python packages from $REQ (first run takes a few minutes)"
   .venv/bin/pip install -q --disable-pip-version-check -r "$REQ"
   rm -f .venv/.installed-*; touch "$stamp"

@@ -71,6 +71,10 @@ def run_baselines(dataset, level: str = "all", seed: int = 0,
     whose estimated cost exceeds `max_seconds`. Returns (results, {name: why skipped})."""
     wanted = LEVELS.index(level)
     results, skipped = [], {}
+    too_big = _lazy_and_too_big(dataset)
+    if too_big:
+        return [], {record.name: too_big for _, record in BASELINES.items()
+                    if LEVELS.index(record.level) <= wanted and record.suits(dataset)}
     for _, record in BASELINES.items():
         if LEVELS.index(record.level) > wanted or not record.suits(dataset):
             continue
@@ -83,6 +87,20 @@ def run_baselines(dataset, level: str = "all", seed: int = 0,
         except Exception as e:  # noqa: BLE001 - a baseline failing must not fail the run
             skipped[record.name] = f"failed: {type(e).__name__}: {e}"
     return results, skipped
+
+
+LAZY_BASELINE_MB = 64  # baselines fit on whole arrays: inputs read from disk lazily are not loaded past this
+
+
+def _lazy_and_too_big(dataset) -> str:
+    """Why no baseline runs on inputs left on disk (data/lazy.py) that are too large to load; else ''."""
+    if not getattr(dataset.x_train, "lazy", False):
+        return ""
+    total = sum(getattr(x, "nbytes", 0) for x in (dataset.x_train, dataset.x_val, dataset.x_test))
+    if total <= LAZY_BASELINE_MB << 20:
+        return ""
+    return (f"the inputs are read from disk lazily ({total / 2**20:.0f} MiB); the baselines would load them whole "
+            f"(more than {LAZY_BASELINE_MB} MiB)")
 
 
 def best_baseline(task: str, results: list[BaselineResult]) -> BaselineResult | None:

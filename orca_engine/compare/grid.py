@@ -74,26 +74,60 @@ def ordered_cells(spec: GridSpec, base: RunConfig) -> list[Cell]:
 
 
 def run_grid(base: RunConfig, spec: GridSpec, out_dir: str | Path, progress: Progress | None = None,
-             keep_models: bool = False, cache_dir: str | Path | None = None) -> GridResult:
-    """Run every cell of `spec` on `base` (see the module docstring); returns where each run went."""
-    from ..data import load_dataset
-    from ..model import ModelShapes
-    from ..hardware import resolve_device
+             keep_models: bool = False, cache_dir: str | Path | None = None, executor: str = "serial",
+             gpus_per_run: float = 0.0) -> GridResult:
+    """Run every cell of `spec` on `base` (see the module docstring); returns where each run went.
+
+    `executor`: "serial" (this process, one cell after another) or "ray[:ADDRESS]" (each group of
+    cells sharing a seed and data fraction is one Ray task with one CPU, and `gpus_per_run` GPUs;
+    see `executors.py`)."""
+    from .executors import make_executor
     say = progress or (lambda _line: None)
     out_dir = Path(out_dir)
     cells = ordered_cells(spec, base)
-    probe = load_dataset(base.data, seed=spec.seeds[0])  # shapes only; every run loads its own split
-    pool = ModelPool(ModelShapes.of(probe), resolve_device(base.device))
-    aligned = AlignmentCache()
-    started, results, group = time.perf_counter(), [], None
-    for i, cell in enumerate(cells, 1):
-        if (cell.seed, cell.fraction) != group:
-            aligned.clear()
-            group = (cell.seed, cell.fraction)
-        result = _run_cell(base, cell, out_dir / "runs", pool, aligned, keep_models, cache_dir)
-        results.append(result)
-        say(_progress_line(i, len(cells), result, time.perf_counter() - started))
-    return GridResult(out_dir, results, time.perf_counter() - started, pool.loads, aligned.hits)
+    started, results = time.perf_counter(), []
+    loads = hits = 0
+    for batch in make_executor(executor, gpus_per_run).run(base, cells, out_dir / "runs", keep_models, cache_dir):
+        results.extend(batch.results)
+        loads, hits = loads + batch.model_loads, hits + batch.alignments_reused
+        for result in batch.results:
+            say(_progress_line(len(results), len(cells), result, time.perf_counter() - started))
+    order = {cell.label: i for i, cell in enumerate(cells)}  # executors may finish groups out of order
+    results.sort(key=lambda r: order[r.cell.label])
+    return GridResult(out_dir, results, time.perf_counter() - started, loads, hits)
+
+
+@dataclass
+class CellBatch:
+    """Cells run together (sharing one model pool and alignment cache) and what they shared."""
+    results: list[CellResult]
+    model_loads: int
+    alignments_reused: int
+
+
+class CellRunner:
+    """Runs cells one after another in this process, sharing a model pool and the alignments of each
+    (seed, fraction) group. Give it cells in `ordered_cells` order."""
+
+    def __init__(self, base: RunConfig, runs_dir: Path, keep_models: bool = False,
+                 cache_dir: str | Path | None = None):
+        from ..data import load_dataset
+        from ..hardware import resolve_device
+        from ..model import ModelShapes
+        self.base, self.runs_dir, self.keep_models, self.cache_dir = base, Path(runs_dir), keep_models, cache_dir
+        probe = load_dataset(base.data, seed=0)  # shapes only; every run loads its own split
+        self.pool = ModelPool(ModelShapes.of(probe), resolve_device(base.device))
+        self.aligned = AlignmentCache()
+        self._group = None
+
+    def run(self, cell: Cell) -> CellBatch:
+        """One cell; the batch counts the model loads and alignment reuses this cell caused."""
+        loads, hits = self.pool.loads, self.aligned.hits
+        if (cell.seed, cell.fraction) != self._group:
+            self.aligned.clear()
+            self._group = (cell.seed, cell.fraction)
+        result = _run_cell(self.base, cell, self.runs_dir, self.pool, self.aligned, self.keep_models, self.cache_dir)
+        return CellBatch([result], self.pool.loads - loads, self.aligned.hits - hits)
 
 
 def _progress_line(i: int, n: int, result: CellResult, elapsed: float) -> str:

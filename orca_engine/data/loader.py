@@ -30,11 +30,13 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
     source = cfg.source.strip()
     if source in EXAMPLES:
         return _example_dataset(EXAMPLES.get(source), cfg, seed)
+    from .lazy import lazy_parts
+    lazy = lazy_parts(source)  # a folder of .npy, a large uncompressed .npz, hf:NAME: read from disk per batch
+    if lazy is not None:
+        return _lazy_dataset(*lazy, cfg, seed)
     path = Path(source).expanduser()
     file_format = format_of(path)
     loader = _LOADERS.get(file_format.family) if file_format and file_format.training else None
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; zip it (one sub-folder of images per class) or give a file")
     if loader is None:
         raise DataError(unknown_source_message(source))
     if not path.is_file():
@@ -137,6 +139,37 @@ def _grid_dataset(name: str, parts: dict[str, tuple[np.ndarray, np.ndarray]], cf
     return _assemble(name, layout["modality"], x, targets, splits, spec, report, feature_names=names, rows=rows)
 
 
+def _lazy_dataset(name: str, parts: dict, cfg: DataConfig, seed: int) -> Dataset:
+    """`_grid_dataset` for inputs left on disk (`lazy.py`): same layout, targets, splits and spec;
+    the scaling is fitted in one streaming pass and every split is an index array into the file."""
+    from .lazy import LazyRows, Stacked
+    for split, (x, y) in parts.items():
+        arrays.check_lengths(x, y, "" if split == "all" else f"_{split}")
+    source = parts["all"][0] if "all" in parts else Stacked([x for x, _ in parts.values()])
+    y = parts["all"][1] if "all" in parts else np.concatenate([y for _, y in parts.values()])
+    starts = np.cumsum([0] + [len(y_part) for _, y_part in parts.values()])
+    origin = None if "all" in parts else {s: np.arange(starts[i], starts[i + 1]) for i, s in enumerate(parts)}
+    if source.dtype.kind not in "biuf":
+        raise DataError(f"{source.name} must hold numbers, got dtype {source.dtype}; convert it, e.g. "
+                        f"x.astype(np.float32)")
+    _check_size(len(y), cfg.max_samples, name)
+    layout, layout_note = arrays.choose_layout(tuple(source.shape[1:]), cfg.modality)
+    grid = tuple(LazyRows(source, [0], layout, None).shape[2:]) if layout["modality"] != "tabular" else None
+    targets = encode_targets(y, cfg.task, grid)
+    splits, split_notes = _splits(targets, origin, cfg, seed)
+    raw = LazyRows(source, np.arange(len(y)), layout, None)
+    names = [f"x{j}" for j in range(raw.shape[1])] if layout["modality"] == "tabular" else []
+    rows = [dict(zip(names, map(float, r))) for r in raw[splits.train[:PREVIEW_ROWS]]] if names else []
+    from .lazy import streamed_scaling
+    scaling = streamed_scaling(source, splits.train, layout)
+    x = LazyRows(source, np.arange(len(y)), layout, scaling)
+    spec = {"source_kind": "arrays", "layout": layout, "input_scaling": scaling}
+    report = {"notes": [layout_note, *split_notes, "inputs standardised per channel with training-split mean and std",
+                        f"inputs read from disk batch by batch ({raw.nbytes / 2**20:.0f} MiB as float32), never "
+                        f"loaded whole"], "lazy": True}
+    return _assemble(name, layout["modality"], x, targets, splits, spec, report, feature_names=names, rows=rows)
+
+
 def _concatenate(parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, dict | None]:
     """All samples in one array, plus each given split's indices into it (None when there are no splits)."""
     xs, ys, origin, start = [], [], {}, 0
@@ -207,8 +240,9 @@ def _assemble(name: str, modality: str, x: np.ndarray, targets: Targets, splits:
               "num_outputs": targets.num_outputs, "splits": splits.sizes(),
               "class_counts": _class_counts(targets, splits), **report,
               "notes": targets.notes + report.get("notes", [])}
-    return Dataset(name, modality, targets.task, x[splits.train], y[splits.train], x[splits.val], y[splits.val],
-                   x[splits.test], y[splits.test], input_shape, output_shape, targets.num_outputs,
+    take = x.subset if getattr(x, "lazy", False) else x.__getitem__  # lazy rows: index arrays, not copies
+    return Dataset(name, modality, targets.task, take(splits.train), y[splits.train], take(splits.val), y[splits.val],
+                   take(splits.test), y[splits.test], input_shape, output_shape, targets.num_outputs,
                    targets.class_names, feature_names, spec, report, preview_rows=rows)
 
 

@@ -92,6 +92,7 @@ class RunContext:
     on_features: FeatureHook | None = None  # live projection sink (set by the session)
     features_wanted: Callable[[], bool] | None = None  # False while the sink is busy: skip the work
     cache_dir: Path | None = None
+    parallel: Any = None  # distributed.Parallel of a multi-process launch; None = this process alone
     device: torch.device | None = None
     dataset: Dataset | None = None
     model: OrcaModel | None = None

@@ -100,9 +100,11 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[tor
 
 
 def validation_scores(model, x: np.ndarray, y: np.ndarray, build_info: BuildInfo, loss_fn,
-                      autocast_dtype=None) -> tuple[float, dict[str, float], np.ndarray]:
-    """(task loss, task metrics, raw outputs) of `model` on a held-out split."""
-    raw = model_outputs(model, x, autocast_dtype=autocast_dtype)
+                      autocast_dtype=None, parallel=None) -> tuple[float, dict[str, float], np.ndarray]:
+    """(task loss, task metrics, raw outputs) of `model` on a held-out split. With several
+    processes (`parallel`), each computes a share of the outputs and every rank gets them all."""
+    infer = lambda rows: model_outputs(model, rows, autocast_dtype=autocast_dtype)  # noqa: E731
+    raw = parallel.gather_rows(infer, x) if parallel is not None else infer(x)
     task = build_info.task
     scored = raw if task in ("classification", "multilabel") else to_task_units(raw, build_info)
     metrics = TASK_METRICS.get(task).compute(y, scored)
@@ -155,15 +157,19 @@ class CheckpointSelector:
 
 
 def refine(ctx: RunContext) -> Iterator[Event]:
+    from ..distributed import SINGLE
     cfg = ctx.config.refine
     ds, model, info = ctx.dataset, ctx.model, ctx.build_info
+    par = ctx.parallel or SINGLE  # several processes: data-parallel steps, shared decisions (distributed.py)
     budget = refine_budget(cfg, len(ds.x_train), len(ds.x_val))
+    _check_batch_fits_ranks(budget.batch_size, par.world_size)
     ctx.metrics["refine_budget"] = budget.to_dict()
     yield StageStarted("refine", total_steps=budget.total_steps)
     started = time.perf_counter()
 
     # -- set-up: what trains, at which rates, on which loss ------------------------------------
     model.set_trainable(cfg.scope)
+    trained = par.wrap(model)  # after set_trainable: DDP syncs only the parameters that train
     groups = model.parameter_groups(cfg.scope, cfg.weight_decay, lr=cfg.lr, new_layers_scale=cfg.new_layers_lr_scale)
     params = [p for g in groups for p in g["params"]]
     optimizer = make_optimizer(cfg.optimizer, groups, cfg.lr)
@@ -192,37 +198,44 @@ def refine(ctx: RunContext) -> Iterator[Event]:
         for step in range(1, budget.total_steps + 1):
             ctx.control.checkpoint()
             model.train()
-            batch = next(sampler)
-            xb = torch.as_tensor(ds.x_train[batch.numpy()], dtype=torch.float32, device=ctx.device)
-            yb = y_train[batch].to(ctx.device)
-            if augment is not None:
+            batch = next(sampler).numpy()  # (B,) the global batch; this rank trains on its share
+            xb = torch.as_tensor(ds.x_train[batch], dtype=torch.float32, device=ctx.device)
+            if augment is not None:  # the whole global batch, so every rank draws the same changes
                 xb = augment(xb)
+            share = par.shard(np.arange(len(batch)))
+            mine = batch[share]
+            xb = xb[torch.as_tensor(share, device=xb.device)] if len(share) < len(batch) else xb
+            yb = y_train[mine].to(ctx.device)
             with torch.autocast(ctx.device.type, dtype=autocast, enabled=autocast is not None):
-                out = model(xb)
+                out = trained(xb)
             loss = loss_fn(out.float(), yb)
-            if not torch.isfinite(loss):
-                yield WarningRaised("refine", f"training loss became {float(loss)} at step {step}; skipped the "
+            # DDP averages ranks' gradients: weigh each share so the average is the global batch's mean loss
+            scale = par.world_size * len(mine) / len(batch)
+            loss_sum, finite = par.sums([float(loss.detach()) * len(mine), float(not torch.isfinite(loss))])
+            if finite > 0:
+                yield WarningRaised("refine", f"training loss became {loss_sum / len(batch)} at step {step}; skipped the "
                                               "update. If this repeats, lower refine.lr or lower refine.grad_clip.")
                 continue
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * scale if scale != 1 else loss).backward()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             schedule.step()
             if averaged is not None:
                 averaged.update_parameters(model)
-            losses.append(loss.item())
+            losses.append(loss.item() if par.world_size == 1 else loss_sum / len(batch))
             yield StepLogged("refine", step, budget.total_steps, losses[-1],
                              {"lr": schedule.get_last_lr()[0], "epoch": round(step / budget.steps_per_epoch, 2)})
 
             last = step == budget.total_steps
             if step % budget.eval_every == 0 or last:
-                val_loss, metrics, _ = validation_scores(kept, ds.x_val, ds.y_val, info, eval_loss_fn, autocast)
+                val_loss, metrics, _ = validation_scores(kept, ds.x_val, ds.y_val, info, eval_loss_fn, autocast,
+                                                         par if par.world_size > 1 else None)
                 improved = selector.offer(step, val_loss, metrics)
                 if improved:
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in kept.state_dict().items()}
-                    if time.perf_counter() - last_saved > CHECKPOINT_EVERY_S and not last:
+                    if par.is_main and time.perf_counter() - last_saved > CHECKPOINT_EVERY_S and not last:
                         ctx.folder.save_weights(best_state, info.as_checkpoint(step))
                         last_saved = time.perf_counter()
                 yield ValidationLogged("refine", round(step / budget.steps_per_epoch, 2),
@@ -233,12 +246,13 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                     yield WarningRaised("refine", f"stopped early at step {step}: no better validation checkpoint "
                                                   f"in {budget.patience} steps (refine.patience)")
                     break
-            if budget.max_seconds and time.perf_counter() - started > budget.max_seconds:
+            if budget.max_seconds and par.any(time.perf_counter() - started > budget.max_seconds):
                 stop_reason = "time limit"
                 yield WarningRaised("refine", f"stopped at step {step}: refine.max_seconds = {budget.max_seconds:g} "
                                               "reached (a time-capped run depends on the machine's speed)")
                 break
     finally:
+        del trained
         for p in model.parameters():
             p.requires_grad_(True)
 
@@ -256,6 +270,13 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     ctx.metrics.setdefault("seconds", {})["refine"] = round(time.perf_counter() - started, 2)
     yield StageFinished("refine", metrics={"validation": ctx.metrics["validation"], **ctx.metrics["refine"],
                                            "budget": budget.to_dict()})
+
+
+def _check_batch_fits_ranks(batch_size: int, world_size: int) -> None:
+    if batch_size < world_size:
+        from ..errors import ConfigError
+        raise ConfigError(f"refine batch of {batch_size} samples cannot be shared by {world_size} processes; "
+                          f"raise refine.batch_size to at least {world_size} or launch fewer processes")
 
 
 def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float], autocast, loss_fn) -> Iterator[Event]:

@@ -58,7 +58,7 @@ CASES = [
     ("unknown example", lambda p: "no-such-example", {}, DataError, "neither an example nor a supported file"),
     ("unknown file type", lambda p: _text(p / "d.xlsx", "x"), {}, DataError, "give a path ending in .csv, .tsv, .txt, .npz"),
     ("missing file", lambda p: p / "absent.csv", {}, DataError, "file not found"),
-    ("a folder", lambda p: p, {}, DataError, "is a folder; zip it"),
+    ("a folder", lambda p: p, {}, DataError, "is a folder without .npy files"),
     ("empty csv", lambda p: _text(p / "d.csv", ""), {}, DataError, "is empty"),
     ("header only", lambda p: _text(p / "d.csv", "a,b,label\n"), {}, DataError, "no data rows"),
     ("binary garbage csv", lambda p: (p / "d.csv").write_bytes(b"\xff\xfe\x00\x81" * 50) and p / "d.csv", {},
