@@ -72,9 +72,13 @@ def key_metric(metrics: dict) -> str:
     return "accuracy" if "accuracy" in metrics.get("test", {}) else "r2"
 
 
-def row(name: str, anchors: dict, default: dict, tuned: dict | None, no_align: dict) -> str:
+def row(name: str, anchors: dict, default: dict, tuned: dict | None, no_align: dict | None) -> str:
     key = key_metric(default)
-    fmt = lambda m: f"{m['test'][key]:.3f}" if "test" in m else f"error: {m.get('error', '?')}"  # noqa: E731
+
+    def fmt(m: dict | None) -> str:
+        if m is None:
+            return "not run"
+        return f"{m['test'][key]:.3f}" if "test" in m else f"error: {m.get('error', '?')}"
     base = {r["model"]: r["test"].get(key) for r in default.get("baselines", {}).get("results", [])}
     cell = lambda model: f"{base[model]:.3f}" if base.get(model) is not None else "–"  # noqa: E731
     chance = default.get("test_reference", {}).get("majority_class_rate")
@@ -93,6 +97,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=list(REAL) + BUNDLED)
     parser.add_argument("--tune-seconds", type=float, default=300.0, help="tune.max_seconds of each tuned run")
     parser.add_argument("--out", default=str(ROOT / ".cache" / "bench-real-data"))
+    parser.add_argument("--skip", nargs="*", default=[], choices=["tuned", "no-align"],
+                        help="leave these columns out (they read 'not run'); the default run always runs")
     parser.add_argument("--rewrite", action="store_true",
                         help="rewrite the RESULTS.md section from the last run's real_data.json (no training)")
     args = parser.parse_args()
@@ -107,16 +113,17 @@ def main() -> None:
         print(f"{name}: default ...", flush=True)
         default = orca(data, out, flags + ([] if name == "digits" else ["--no-projection"]))
         tuned = None
-        if real:
+        if real and "tuned" not in args.skip:
             print(f"{name}: tuned ...", flush=True)
             tuned = orca(data, out, flags + ["--no-projection", "--tune", "--tune-max-seconds", str(args.tune_seconds),
                                              "--evaluate-baselines", "none"])
-        print(f"{name}: no alignment ...", flush=True)
-        no_align = orca(data, out, flags + ["--no-projection", "--align-steps", "0", "--evaluate-baselines", "none"])
+        if "no-align" not in args.skip:
+            print(f"{name}: no alignment ...", flush=True)
+        no_align = None if "no-align" in args.skip else orca(data, out, flags + ["--no-projection", "--align-steps", "0", "--evaluate-baselines", "none"])
         anchors = ucr.anchors(name) if real else {}
         rows.append(row(name, anchors, default, tuned, no_align))
         raw[name] = {"default": _brief(default), "tuned": _brief(tuned) if tuned else None,
-                     "no_align": _brief(no_align), "anchors": anchors}
+                     "no_align": _brief(no_align) if no_align else None, "anchors": anchors}
         if name == "digits" and "run_dir" in default:
             d = centroid_distances(default["run_dir"])
             if d:
@@ -160,7 +167,8 @@ def write_results(rows: list[str], notes: list[str], args) -> None:
               "MiniRocket | majority class | published (official split) | default beat best baseline? | "
               "seconds (default / tuned) |\n|" + "---|" * 13)
     body = "\n".join([
-        f"Written by `python bench/real_data.py --tune-seconds {args.tune_seconds:g}`. {machine_line()}", "",
+        f"Written by `python bench/real_data.py --tune-seconds {args.tune_seconds:g}"
+        f"{' --skip ' + ' '.join(args.skip) if getattr(args, 'skip', None) else ''}`. {machine_line()}", "",
         "Each ORCA figure is one CLI run at seed 0 on MiniLM (the default backbone), scored once on the "
         "test split. Real sets: the official train/test split, validation carved from train (15%). "
         "Bundled sets: the engine's seeded split. Baselines are fitted by the same run on the same split "

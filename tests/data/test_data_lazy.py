@@ -139,7 +139,8 @@ CHILD = textwrap.dedent("""
                 if l.startswith(("VmHWM", "VmRSS"))}
 
     def run(source):
-        cfg = RunConfig.from_dict({"data": {"source": source}, "model": {"backbone": "tiny-bert", "max_tokens": 8},
+        cfg = RunConfig.from_dict({"data": {"source": source, "val_fraction": 0.05, "test_fraction": 0.05},
+                                   "model": {"backbone": "tiny-bert", "max_tokens": 8},
                                    "align": {"steps": 2, "source_samples": 40, "samples_per_class": 4,
                                              "projection_every": 0, "projection_points": 64},
                                    "refine": {"batch_size": 32, "target_epochs": 1, "min_steps": 10,
@@ -196,6 +197,6 @@ def test_training_from_a_file_4x_larger_than_the_memory_cap(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     cap = size / 4
-    assert result["steps"] == 60 and result["n_train"] > 20_000  # training rows streamed from all over the file
+    assert result["steps"] == 60 and result["n_train"] > 25_000  # training rows streamed from all over the file
     assert result["test"]["accuracy"] > 0.9  # it learned from what it streamed
     assert result["peak"] - result["start"] < cap, (result, size)

@@ -1,9 +1,12 @@
 """Refinement pieces: learning-rate schedule, parameter groups, scopes, targets."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from orca_engine.config import ModelConfig
+from orca_engine.contracts import BuildInfo
 from orca_engine.model import build_model
 from orca_engine.stages.refine import batches, training_targets, warmup_then_linear_decay
 
@@ -49,7 +52,9 @@ def test_batches_are_full_and_cover_every_sample_each_epoch():
 
 
 def test_regression_targets_are_standardised_with_training_statistics():
-    info = {"task": "regression", "target_mean": [10.0], "target_std": [2.0]}
+    info = BuildInfo(modality="tabular", task="regression", input_shape=(3,), output_shape=(), num_outputs=1,
+                     target_mean=[10.0], target_std=[2.0])
     y = training_targets(np.array([8.0, 10.0, 14.0]), info)
     assert torch.allclose(y, torch.tensor([-1.0, 0.0, 2.0]))
-    assert training_targets(np.array([1, 0]), {"task": "classification"}).dtype == torch.long
+    classes = dataclasses.replace(info, task="classification", num_outputs=2)
+    assert training_targets(np.array([1, 0]), classes).dtype == torch.long
