@@ -235,7 +235,7 @@ class Session:
 
     # -- the worker -----------------------------------------------------------------------------
     def _work(self, run: _Run, stages: tuple[str, ...]) -> None:
-        from .stages import STAGES
+        from .zerogpu import run_stage
         try:
             self._wait_for_slot(run)
         except RunCancelled:
@@ -252,7 +252,7 @@ class Session:
                 if name == "align":
                     self._start_projection(run)
                 try:
-                    for event in STAGES.get(name)(run.ctx):
+                    for event in run_stage(name, run.ctx):  # on ZeroGPU, on a GPU worker (zerogpu.py)
                         self._record_or_fail(run, event)
                     self._flush_projection(run)
                 finally:

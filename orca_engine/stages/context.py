@@ -91,6 +91,25 @@ class RunContext:
     metrics: dict = field(default_factory=dict)  # becomes metrics.json
     stages_done: list = field(default_factory=list)
 
+    # The fields that live only in the process that owns the run: its control and live-view hooks.
+    _LOCAL = ("control", "on_features", "features_wanted")
+
+    def __getstate__(self) -> dict:
+        """What crosses to a ZeroGPU worker (orca_engine.zerogpu): everything but the local fields."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._LOCAL}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.control, self.on_features, self.features_wanted = RunControl(), None, None
+
+    def adopt(self, other: "RunContext") -> None:
+        """Take over what a stage changed in `other` (a copy that ran elsewhere), keeping this
+        context's control, hooks, config and run folder."""
+        keep = set(self._LOCAL) | {"config", "run_dir"}
+        for key, value in other.__getstate__().items():
+            if key not in keep:
+                setattr(self, key, value)
+
     def release(self) -> None:
         """Drop every large object so the memory of a finished or cancelled run is returned."""
         self.model = self.dataset = self.source = self.target_labels = None
