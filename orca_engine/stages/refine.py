@@ -8,6 +8,7 @@ as it improves, so a killed run can still predict. The test split is never looke
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Iterator
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from ..diagnostics import chance_warning, loss_not_falling_warning, one_class_warning
 from ..events import Event, StageFinished, StageStarted, StepLogged, ValidationLogged, WarningRaised
 from ..hardware import autocast_dtype as precision_autocast
+from ..hardware import batch_to_device, fused_optimizer_options, split_as_tensor
 from ..metrics import TASK_METRICS, is_improvement
 from ..predict import model_outputs, to_task_units
 from .budget import refine_budget
@@ -82,10 +84,12 @@ def group_schedules(groups: list[dict], total_steps: int, warmup_fraction: float
 
 
 def make_optimizer(name: str, groups: list[dict], lr: float) -> torch.optim.Optimizer:
-    """The refinement optimiser; each group already carries its rate and weight decay."""
+    """The refinement optimiser; each group already carries its rate and weight decay. AdamW runs
+    fused where the device has fused kernels (hardware.fused_optimizer_options: same rule, fewer
+    passes over memory)."""
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9)
-    return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.AdamW(groups, lr=lr, **fused_optimizer_options(p for g in groups for p in g["params"]))
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -172,11 +176,11 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                if cfg.class_weights and ds.task == "classification" else None)
     loss_fn = task_loss(ds.task, weights)
     eval_loss_fn = task_loss(ds.task, weights.cpu() if weights is not None else None)
-    y_train = training_targets(ds.y_train, info)
+    x_train, y_train = split_as_tensor(ds.x_train), training_targets(ds.y_train, info)  # once, not per batch
     autocast = precision_autocast(ctx.config.precision, ctx.device)  # None for fp32: no autocast
     sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(ctx.config.seed + 2))
     selector = CheckpointSelector(ds.task, cfg.select_on)
-    best_state, last_saved, losses, stop_reason = None, 0.0, [], "budget"
+    best_state, best_raw, last_saved, losses, stop_reason = None, None, 0.0, [], "budget"
 
     # -- the loop: one optimiser step, then (every eval_every steps) one validation check ------
     step = 0
@@ -185,13 +189,13 @@ def refine(ctx: RunContext) -> Iterator[Event]:
             ctx.control.checkpoint()
             model.train()
             batch = next(sampler)
-            xb = torch.as_tensor(ds.x_train[batch.numpy()], dtype=torch.float32, device=ctx.device)
-            yb = y_train[batch].to(ctx.device)
+            xb, yb = batch_to_device(x_train, batch, ctx.device), batch_to_device(y_train, batch, ctx.device)
             with torch.autocast(ctx.device.type, dtype=autocast, enabled=autocast is not None):
                 out = model(xb)
             loss = loss_fn(out.float(), yb)
-            if not torch.isfinite(loss):
-                yield WarningRaised("refine", f"training loss became {float(loss)} at step {step}; skipped the "
+            value = loss.item()  # the step's one host sync (a GPU waits here): the curve and the NaN check share it
+            if not math.isfinite(value):
+                yield WarningRaised("refine", f"training loss became {value} at step {step}; skipped the "
                                               "update. If this repeats, lower refine.lr or lower refine.grad_clip.")
                 continue
             optimizer.zero_grad(set_to_none=True)
@@ -200,15 +204,16 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             schedule.step()
-            losses.append(loss.item())
+            losses.append(value)
             yield StepLogged("refine", step, budget.total_steps, losses[-1],
                              {"lr": schedule.get_last_lr()[0], "epoch": round(step / budget.steps_per_epoch, 2)})
 
             last = step == budget.total_steps
             if step % budget.eval_every == 0 or last:
-                val_loss, metrics, _ = validation_scores(model, ds.x_val, ds.y_val, info, eval_loss_fn, autocast)
+                val_loss, metrics, raw = validation_scores(model, ds.x_val, ds.y_val, info, eval_loss_fn, autocast)
                 improved = selector.offer(step, val_loss, metrics)
                 if improved:
+                    best_raw = raw  # the kept model's validation outputs: the diagnosis reuses them
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
                     if time.perf_counter() - last_saved > CHECKPOINT_EVERY_S and not last:
                         save_weights(ctx.run_dir, best_state, {**info, "checkpoint": {"complete": False, "step": step}})
@@ -234,7 +239,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     if best_state is not None:
         model.load_state_dict(best_state)
     del best_state
-    yield from _diagnose(ctx, selector, losses, autocast, eval_loss_fn)
+    yield from _diagnose(ctx, selector, losses, best_raw)
     ctx.metrics["validation"] = {**selector.metrics, **({"loss": selector.loss} if selector.loss is not None else {})}
     ctx.metrics["refine"] = {"steps": step, "epochs_run": round(step / budget.steps_per_epoch, 2),
                              "stopped_by": stop_reason, "selected_on": cfg.select_on,
@@ -246,13 +251,14 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                                            "budget": budget.to_dict()})
 
 
-def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float], autocast, loss_fn) -> Iterator[Event]:
-    """Warnings about the kept model on the validation split: one class, chance level, flat loss."""
+def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float],
+              best_raw: np.ndarray | None) -> Iterator[Event]:
+    """Warnings about the kept model on the validation split: one class, chance level, flat loss.
+    `best_raw` are the kept checkpoint's validation outputs, recorded when it was offered."""
     ds = ctx.dataset
     messages = [loss_not_falling_warning(losses)]
-    if ds.task == "classification" and len(ds.y_val):
-        _, _, raw = validation_scores(ctx.model, ds.x_val, ds.y_val, ctx.build_info, None, autocast)
-        messages.append(one_class_warning(raw, ds.y_val, list(ds.class_names or []), "validation"))
+    if ds.task == "classification" and len(ds.y_val) and best_raw is not None:
+        messages.append(one_class_warning(best_raw, ds.y_val, list(ds.class_names or []), "validation"))
     messages.append(chance_warning(ds.task, selector.metrics, ds.y_train, ds.y_val, "validation"))
     for message in messages:
         if message:
