@@ -30,7 +30,11 @@ def test_gpu_task_hands_the_function_and_duration_to_spaces(monkeypatch):
 
     def work():
         return 1
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert zerogpu.gpu_task(duration=42)(work) is work and seen == []  # off ZeroGPU: not even asked
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     assert zerogpu.gpu_task(duration=42)(work) is work and seen == [(work, 42)]
+    assert work.gpu_duration == 42
 
 
 def test_off_spaces_the_decorator_is_a_no_op(monkeypatch):
