@@ -117,7 +117,8 @@ def table(rows: list[dict], threads: list[int], command: str) -> str:
                      f"{r['setup_s']:.2f} | {calls} | {rebuilt} |")
     lines += ["", f"Precision at {threads[0]} thread(s), interleaved in the same run (median step; relative difference of the "
               "objective from fp32): bf16 features = embedder under bf16 autocast, OT maths fp32; bf16 everywhere = "
-              "the whole objective under autocast.", "",
+              "the objective also called inside the autocast region, which it switches off for its own maths "
+              "(`alignment/base.py`), so its cost matrices and log-sum-exps stay fp32 either way.", "",
               "| size | " + " | ".join(f"{p} s" for p in PRECISIONS) + " | " +
               " | ".join(f"{p} diff" for p in list(PRECISIONS)[1:]) + " |",
               "|---|" + "---:|" * (2 * len(PRECISIONS) - 1)]
