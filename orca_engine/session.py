@@ -502,7 +502,7 @@ class Session:
         run = self._get(run_id, owner)
         if run.ctx.model is not None and run.state in ("idle", "finished"):
             from .predict import predict_array
-            return predict_array(run.ctx.model, x, run.ctx.build_info)
+            return predict_array(run.ctx.model, x, run.ctx.build_info, precision=run.config.precision)
         from .runs import load_run
         return load_run(run.run_dir).predict(x)
 
