@@ -7,6 +7,11 @@ docs/BENCHMARKS.md under "## Alignment objective speed", with the command that p
 
     nice -n 5 python bench/alignment_speed.py            # both sizes (the large rebuilt run takes minutes)
     python bench/alignment_speed.py --sizes demo --no-rebuilt --no-write --threads 1
+
+Precision, side by side in the same run (at the first thread count): fp32 throughout (what the
+align stage does); bf16 features (the embedder under bf16 autocast, the OT maths in fp32); and
+bf16 everywhere (the whole objective under autocast). Time per step and the objective's relative
+difference from fp32: the parity that says whether bf16 may touch alignment.
 """
 from __future__ import annotations
 
@@ -43,13 +48,21 @@ def problem(d, ns, cs, ct, m, seed=0):
     return xs, ys, raw.reshape(ct * m, 64), torch.arange(ct).repeat_interleave(m), weights
 
 
-def timed_step(loss_fn, raw, weights):
-    """Seconds for embed + loss + backward, and the loss value."""
+PRECISIONS = {  # name -> (embedder under bf16 autocast, objective under bf16 autocast)
+    "fp32": (False, False), "bf16 features": (True, False), "bf16 everywhere": (True, True)}
+
+
+def timed_step(loss_fn, raw, weights, precision: str = "fp32"):
+    """Seconds for embed + loss + backward, and the loss value; `precision` one of PRECISIONS."""
+    embed_bf16, objective_bf16 = PRECISIONS[precision]
     w = torch.nn.Parameter(weights.clone())
     start = time.perf_counter()
-    loss = loss_fn(raw @ w)
-    loss.backward()
-    return time.perf_counter() - start, float(loss.detach())
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=embed_bf16):
+        feats = raw @ w  # (n_t, d)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=objective_bf16):
+        loss = loss_fn(feats if objective_bf16 else feats.float())
+    loss.float().backward()
+    return time.perf_counter() - start, float(loss.detach().float())
 
 
 def measure(name: str, reps: int, threads: list[int], rebuilt: bool) -> dict:
@@ -66,6 +79,15 @@ def measure(name: str, reps: int, threads: list[int], rebuilt: bool) -> dict:
         row["first_s"][n], row["value"] = timed_step(lambda f: objective(f, yt), raw, weights)
         steady = sorted(timed_step(lambda f: objective(f, yt), raw, weights)[0] for _ in range(reps))
         row["steady_s"][n] = steady[len(steady) // 2]
+    torch.set_num_threads(threads[0])
+    row["precision"] = {}
+    for reps_done in range(reps):  # precisions interleaved, so a busy machine slows each alike
+        for name_p in PRECISIONS:
+            seconds, value = timed_step(lambda f: objective(f, yt), raw, weights, name_p)
+            row["precision"].setdefault(name_p, {"s": [], "value": value})["s"].append(seconds)
+    for name_p, r in row["precision"].items():
+        r["steady_s"] = sorted(r["s"])[len(r["s"]) // 2]
+        r["rel_diff"] = abs(r["value"] - row["value"]) / abs(row["value"])
     if rebuilt:
         torch.set_num_threads(threads[0])
         row["slow_s"], slow_value = timed_step(lambda f: otdd_rebuilt(xs, ys, f, yt), raw, weights)
@@ -93,6 +115,17 @@ def table(rows: list[dict], threads: list[int], command: str) -> str:
         rebuilt = f"{r['slow_s']:.2f} | {r['speedup']:.0f}x | {r['rel_diff']:.1e}" if math.isfinite(r["slow_s"]) else "- | - | -"
         lines.append(f"| {r['size']} | {s['d']} | {s['ns']} in {s['cs']} classes | {s['ct']} x {s['m']} | "
                      f"{r['setup_s']:.2f} | {calls} | {rebuilt} |")
+    lines += ["", f"Precision at {threads[0]} thread(s), interleaved in the same run (median step; relative difference of the "
+              "objective from fp32): bf16 features = embedder under bf16 autocast, OT maths fp32; bf16 everywhere = "
+              "the objective also called inside the autocast region, which it switches off for its own maths "
+              "(`alignment/base.py`), so its cost matrices and log-sum-exps stay fp32 either way.", "",
+              "| size | " + " | ".join(f"{p} s" for p in PRECISIONS) + " | " +
+              " | ".join(f"{p} diff" for p in list(PRECISIONS)[1:]) + " |",
+              "|---|" + "---:|" * (2 * len(PRECISIONS) - 1)]
+    for r in rows:
+        p = r["precision"]
+        lines.append(f"| {r['size']} | " + " | ".join(f"{p[k]['steady_s']:.3f}" for k in PRECISIONS) + " | " +
+                     " | ".join(f"{p[k]['rel_diff']:.1e}" for k in list(PRECISIONS)[1:]) + " |")
     lines += ["", f"Reproduce: `{command}` (rebuilt: one call).", ""]
     return "\n".join(lines)
 
@@ -113,6 +146,8 @@ def main() -> None:
         calls = ", ".join(f"{n} thr. first {row['first_s'][n]:.3f} s steady {row['steady_s'][n]:.3f} s" for n in threads)
         print(f"{name}: setup {row['setup_s']:.2f} s, {calls}, rebuilt {row['slow_s']:.2f} s, "
               f"{row['speedup']:.0f}x, value diff {row['rel_diff']:.1e}", flush=True)
+        print("  " + ", ".join(f"{k} {v['steady_s']:.3f} s (diff {v['rel_diff']:.1e})"
+                               for k, v in row["precision"].items()), flush=True)
     if not args.no_write:
         niceness = os.nice(0)
         command = (f"nice -n {niceness} " if niceness else "") + " ".join(["python bench/alignment_speed.py", *sys.argv[1:]])

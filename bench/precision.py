@@ -111,7 +111,8 @@ def quality_rows(run_dirs: list[Path]) -> list[dict]:
         metrics = json.loads((run_dir / "metrics.json").read_text())
         used = metrics["model"].get("precision", config["precision"])
         rows.append({"seed": config["seed"], "used": used, "accuracy": metrics["test"]["accuracy"],
-                     "other_eval": test_accuracy(run_dir, "fp32" if used == "bf16" else "bf16")})
+                     "other_eval": test_accuracy(run_dir, "fp32" if used == "bf16" else "bf16"),
+                     "refine_s": metrics.get("seconds", {}).get("refine", float("nan"))})
     return sorted(rows, key=lambda r: (r["seed"], r["used"] != "fp32"))
 
 
@@ -156,18 +157,19 @@ def quality_table(rows: list[dict]) -> str:
     for r in rows:
         by_seed.setdefault(r["seed"], {})[r["used"]] = r
     lines = ["| seed | fp32 test accuracy | bf16 test accuracy | bf16 - fp32 | bf16-trained, fp32 eval | "
-             "fp32-trained, bf16 eval |", "|---:|---:|---:|---:|---:|---:|"]
-    nan = {"accuracy": float("nan"), "other_eval": float("nan")}
+             "fp32-trained, bf16 eval | refine s, fp32 / bf16 |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    nan = {"accuracy": float("nan"), "other_eval": float("nan"), "refine_s": float("nan")}
     for seed, run in sorted(by_seed.items()):
         a, b = run.get("fp32", nan), run.get("bf16", nan)
         delta = b["accuracy"] - a["accuracy"]
         lines.append(f"| {seed} | {a['accuracy']:.4f} | {b['accuracy']:.4f} | {delta:+.4f} "
-                     f"| {b['other_eval']:.4f} | {a['other_eval']:.4f} |")
+                     f"| {b['other_eval']:.4f} | {a['other_eval']:.4f} "
+                     f"| {a['refine_s']:.0f} / {b['refine_s']:.0f} = {a['refine_s'] / b['refine_s']:.2f}x |")
     both = [run for run in by_seed.values() if "fp32" in run and "bf16" in run]
     if both:
         a, b = (statistics.mean(run[k]["accuracy"] for run in both) for k in ("fp32", "bf16"))
         b_fp32, a_bf16 = (statistics.mean(run[k]["other_eval"] for run in both) for k in ("bf16", "fp32"))
-        lines.append(f"| **mean** | **{a:.4f}** | **{b:.4f}** | **{b - a:+.4f}** | {b_fp32:.4f} | {a_bf16:.4f} |")
+        lines.append(f"| **mean** | **{a:.4f}** | **{b:.4f}** | **{b - a:+.4f}** | {b_fp32:.4f} | {a_bf16:.4f} | |")
     return "\n".join(lines)
 
 
@@ -189,7 +191,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    if args.speed_json and args.speed_json.exists():
+    reused = bool(args.speed_json and args.speed_json.exists())
+    if reused:
         speed = json.loads(args.speed_json.read_text())
     else:
         speed = []
@@ -217,7 +220,9 @@ def main() -> None:
     print(text)
     if args.write:
         from report import machine_line, write_section
-        body = (f"`python bench/precision.py {' '.join(sys.argv[1:])}`. {machine_line()} Native CPU bf16 "
+        note = (f" The speed tables were read from `{args.speed_json}`, saved by an earlier invocation on the same "
+                "machine; the machine line describes this one." if reused else "")
+        body = (f"`python bench/precision.py {' '.join(sys.argv[1:])}`. {machine_line()}{note} Native CPU bf16 "
                 f"(AMX/AVX512-bf16): {'yes' if cpu_has_native_bf16() else 'no'}.\n\n"
                 f"One MiniLM refine step on digits, batch {BATCH}: forward under autocast, fp32 loss, backward, "
                 f"clipping, AdamW; {speed[0]['threads']} torch thread(s); fp32 and bf16 interleaved in one "

@@ -210,7 +210,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .runs import load_run
     run = load_run(args.run_dir)
     x, y = encode_labelled(args.data, run.data_spec)
-    raw = model_outputs(run.model, x)
+    raw = model_outputs(run.model, x, precision=run.config.precision)  # as its test split was
     task = run.build_info.task
     scored = raw if task in ("classification", "multilabel") else to_task_units(raw, run.build_info)
     print(json.dumps(TASK_METRICS.get(task).compute(y, scored), indent=2))

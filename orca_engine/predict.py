@@ -19,6 +19,7 @@ def model_outputs(model: torch.nn.Module, x: np.ndarray, batch_size: int = 256,
     `precision` (a config's "fp32", "bf16" or "auto") autocasts by the same rule as training
     (`hardware.autocast_dtype`); without it, `autocast_dtype` is used as given (None = fp32).
     """
+    from .hardware import to_device
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -28,7 +29,8 @@ def model_outputs(model: torch.nn.Module, x: np.ndarray, batch_size: int = 256,
     chunks = []
     try:
         for start in range(0, len(x), batch_size):
-            xb = torch.as_tensor(np.ascontiguousarray(x[start:start + batch_size]), dtype=torch.float32, device=device)
+            xb = to_device(torch.as_tensor(np.ascontiguousarray(x[start:start + batch_size]), dtype=torch.float32),
+                           device)  # pinned, non-blocking on CUDA
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 out = model(xb)
             chunks.append(out.float().cpu().numpy())

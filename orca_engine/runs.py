@@ -49,9 +49,10 @@ class LoadedRun:
                 f"(step {checkpoint.get('step', '?')}), not a tested model")
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Model outputs in the task's units (class probabilities, targets, 0/1 probabilities, fields)."""
+        """Model outputs in the task's units (class probabilities, targets, 0/1 probabilities, fields),
+        computed in the run's precision, as its test split was."""
         from .predict import predict_array
-        return predict_array(self.model, x, self.build_info, batch_size=batch_size)
+        return predict_array(self.model, x, self.build_info, batch_size=batch_size, precision=self.config.precision)
 
 
 def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:

@@ -160,6 +160,7 @@ class Session:
     # -- the worker -----------------------------------------------------------------------------
     def _work(self, run: LiveRun, stages: tuple[str, ...]) -> None:
         from .stages import run_stages
+        from .zerogpu import run_stage
         try:
             self._wait_for_slot(run)
         except RunCancelled:
@@ -171,7 +172,10 @@ class Session:
             run.state = RunState.RUNNING
             self._record_or_fail(run, StateChanged(RunState.RUNNING))
             todo = stages if run.ctx.stages_done else ("prepare",) + stages
-            run_stages(run.ctx, todo, lambda event: self._record_or_fail(run, event), around=run.stage_scope(self.live_projection))
+            # each stage through zerogpu.run_stage: on a ZeroGPU Space it runs on a GPU worker
+            on_gpu = {name: (lambda ctx, name=name: run_stage(name, ctx)) for name in todo}
+            run_stages(run.ctx, todo, lambda event: self._record_or_fail(run, event),
+                       around=run.stage_scope(self.live_projection), replace=on_gpu)
             if "evaluate" in run.ctx.stages_done:
                 self._end(run, RunState.FINISHED, RunFinished(metrics=run.ctx.metrics.get("test", {})),
                           keep_model=True)
@@ -392,7 +396,7 @@ class Session:
         run = self._get(run_id, owner)
         if run.ctx.model is not None and run.state in (RunState.IDLE, RunState.FINISHED):
             from .predict import predict_array
-            return predict_array(run.ctx.model, x, run.ctx.build_info)
+            return predict_array(run.ctx.model, x, run.ctx.build_info, precision=run.config.precision)
         from .runs import load_run
         return load_run(run.run_dir).predict(x)
 

@@ -107,6 +107,25 @@ class RunContext:
         """The run's folder: the one way stages write files."""
         return RunFolder(self.run_dir)
 
+    # The fields that live only in the process that owns the run: its control and live-view hooks.
+    _LOCAL = ("control", "on_features", "features_wanted")
+
+    def __getstate__(self) -> dict:
+        """What crosses to a ZeroGPU worker (orca_engine.zerogpu): everything but the local fields."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._LOCAL}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.control, self.on_features, self.features_wanted = RunControl(), None, None
+
+    def adopt(self, other: "RunContext") -> None:
+        """Take over what a stage changed in `other` (a copy that ran elsewhere), keeping this
+        context's control, hooks, config and run folder."""
+        keep = set(self._LOCAL) | {"config", "run_dir"}
+        for key, value in other.__getstate__().items():
+            if key not in keep:
+                setattr(self, key, value)
+
     def release(self) -> None:
         """Drop every large object so the memory of a finished or cancelled run is returned."""
         self.model = self.dataset = self.source = self.target_labels = None

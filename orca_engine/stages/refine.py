@@ -8,6 +8,7 @@ as it improves, so a killed run can still predict. The test split is never looke
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Iterator
@@ -20,6 +21,7 @@ from ..contracts import BuildInfo
 from ..diagnostics import chance_warning, loss_not_falling_warning, one_class_warning
 from ..events import Event, StageFinished, StageStarted, StepLogged, ValidationLogged, WarningRaised
 from ..hardware import autocast_dtype as precision_autocast
+from ..hardware import batch_to_device, fused_optimizer_options, split_as_tensor
 from ..metrics import TASK_METRICS, is_improvement
 from ..predict import model_outputs, to_task_units
 from .augment import describe as describe_augmentation, make_augmentation
@@ -84,10 +86,12 @@ def group_schedules(groups: list[dict], total_steps: int, warmup_fraction: float
 
 
 def make_optimizer(name: str, groups: list[dict], lr: float) -> torch.optim.Optimizer:
-    """The refinement optimiser; each group already carries its rate and weight decay."""
+    """The refinement optimiser; each group already carries its rate and weight decay. AdamW runs
+    fused where the device has fused kernels (hardware.fused_optimizer_options: same rule, fewer
+    passes over memory)."""
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9)
-    return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.AdamW(groups, lr=lr, **fused_optimizer_options(p for g in groups for p in g["params"]))
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -179,6 +183,9 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                if cfg.class_weights and ds.task == "classification" else None)
     loss_fn = task_loss(ds.task, weights)
     eval_loss_fn = task_loss(ds.task, weights.cpu() if weights is not None else None)
+    # the split as one CPU tensor, converted once rather than per batch; data read lazily from disk
+    # (data/lazy.py) stays there and is read a batch at a time
+    x_train = None if getattr(ds.x_train, "lazy", False) else split_as_tensor(ds.x_train)
     y_train = training_targets(ds.y_train, info)
     autocast = precision_autocast(ctx.config.precision, ctx.device)  # None for fp32: no autocast
     sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(ctx.config.seed + 2))
@@ -190,7 +197,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
         if cfg.ema > 0 else None)
     kept = averaged.module if averaged is not None else model
     selector = CheckpointSelector(ds.task, cfg.select_on)
-    best_state, last_saved, losses, stop_reason = None, 0.0, [], "budget"
+    best_state, best_raw, last_saved, losses, stop_reason = None, None, 0.0, [], "budget"
 
     # -- the loop: one optimiser step, then (every eval_every steps) one validation check ------
     step = 0
@@ -199,21 +206,25 @@ def refine(ctx: RunContext) -> Iterator[Event]:
             ctx.control.checkpoint()
             model.train()
             batch = next(sampler).numpy()  # (B,) the global batch; this rank trains on its share
-            xb = torch.as_tensor(ds.x_train[batch], dtype=torch.float32, device=ctx.device)
+            xb = (batch_to_device(x_train, torch.as_tensor(batch), ctx.device) if x_train is not None else
+                  torch.as_tensor(ds.x_train[batch], dtype=torch.float32, device=ctx.device))
             if augment is not None:  # the whole global batch, so every rank draws the same changes
                 xb = augment(xb)
             share = par.shard(np.arange(len(batch)))
             mine = batch[share]
             xb = xb[torch.as_tensor(share, device=xb.device)] if len(share) < len(batch) else xb
-            yb = y_train[mine].to(ctx.device)
+            yb = batch_to_device(y_train, torch.as_tensor(mine), ctx.device)
             with torch.autocast(ctx.device.type, dtype=autocast, enabled=autocast is not None):
                 out = trained(xb)
             loss = loss_fn(out.float(), yb)
             # DDP averages ranks' gradients: weigh each share so the average is the global batch's mean loss
             scale = par.world_size * len(mine) / len(batch)
-            loss_sum, finite = par.sums([float(loss.detach()) * len(mine), float(not torch.isfinite(loss))])
-            if finite > 0:
-                yield WarningRaised("refine", f"training loss became {loss_sum / len(batch)} at step {step}; skipped the "
+            # the step's one host sync (a GPU waits here): the curve and the NaN check share it
+            local = float(loss.detach())
+            loss_sum, non_finite = par.sums([local * len(mine), float(not math.isfinite(local))])
+            value = loss_sum / len(batch)
+            if non_finite > 0:
+                yield WarningRaised("refine", f"training loss became {value} at step {step}; skipped the "
                                               "update. If this repeats, lower refine.lr or lower refine.grad_clip.")
                 continue
             optimizer.zero_grad(set_to_none=True)
@@ -224,16 +235,17 @@ def refine(ctx: RunContext) -> Iterator[Event]:
             schedule.step()
             if averaged is not None:
                 averaged.update_parameters(model)
-            losses.append(loss.item() if par.world_size == 1 else loss_sum / len(batch))
+            losses.append(value)
             yield StepLogged("refine", step, budget.total_steps, losses[-1],
                              {"lr": schedule.get_last_lr()[0], "epoch": round(step / budget.steps_per_epoch, 2)})
 
             last = step == budget.total_steps
             if step % budget.eval_every == 0 or last:
-                val_loss, metrics, _ = validation_scores(kept, ds.x_val, ds.y_val, info, eval_loss_fn, autocast,
-                                                         par if par.world_size > 1 else None)
+                val_loss, metrics, raw = validation_scores(kept, ds.x_val, ds.y_val, info, eval_loss_fn, autocast,
+                                                           par if par.world_size > 1 else None)
                 improved = selector.offer(step, val_loss, metrics)
                 if improved:
+                    best_raw = raw  # the kept model's validation outputs: the diagnosis reuses them
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in kept.state_dict().items()}
                     if par.is_main and time.perf_counter() - last_saved > CHECKPOINT_EVERY_S and not last:
                         ctx.folder.save_weights(best_state, info.as_checkpoint(step))
@@ -260,7 +272,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     if best_state is not None:
         model.load_state_dict(best_state)
     del best_state, averaged, kept
-    yield from _diagnose(ctx, selector, losses, autocast, eval_loss_fn)
+    yield from _diagnose(ctx, selector, losses, best_raw)
     ctx.metrics["validation"] = {**selector.metrics, **({"loss": selector.loss} if selector.loss is not None else {})}
     ctx.metrics["refine"] = {"steps": step, "epochs_run": round(step / budget.steps_per_epoch, 2),
                              "stopped_by": stop_reason, "selected_on": cfg.select_on,
@@ -279,13 +291,14 @@ def _check_batch_fits_ranks(batch_size: int, world_size: int) -> None:
                           f"raise refine.batch_size to at least {world_size} or launch fewer processes")
 
 
-def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float], autocast, loss_fn) -> Iterator[Event]:
-    """Warnings about the kept model on the validation split: one class, chance level, flat loss."""
+def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float],
+              best_raw: np.ndarray | None) -> Iterator[Event]:
+    """Warnings about the kept model on the validation split: one class, chance level, flat loss.
+    `best_raw` are the kept checkpoint's validation outputs, recorded when it was offered."""
     ds = ctx.dataset
     messages = [loss_not_falling_warning(losses)]
-    if ds.task == "classification" and len(ds.y_val):
-        _, _, raw = validation_scores(ctx.model, ds.x_val, ds.y_val, ctx.build_info, None, autocast)
-        messages.append(one_class_warning(raw, ds.y_val, list(ds.class_names or []), "validation"))
+    if ds.task == "classification" and len(ds.y_val) and best_raw is not None:
+        messages.append(one_class_warning(best_raw, ds.y_val, list(ds.class_names or []), "validation"))
     messages.append(chance_warning(ds.task, selector.metrics, ds.y_train, ds.y_val, "validation"))
     for message in messages:
         if message:

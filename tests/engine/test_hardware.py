@@ -65,3 +65,30 @@ def test_to_device_keeps_the_batch_structure():
     moved = to_device(batch, CPU)
     assert set(moved) == set(batch) and isinstance(moved["pair"], tuple) and moved["name"] == "digits"
     assert torch.equal(moved["x"], batch["x"]) and moved["pair"][1].dtype == torch.long
+
+
+def test_fused_optimizer_options_only_where_fused_kernels_run():
+    from orca_engine.hardware import fused_optimizer_options
+    weights = [torch.nn.Parameter(torch.ones(3, 3)), torch.nn.Parameter(torch.zeros(3))]
+    assert fused_optimizer_options(weights) == {"fused": True}
+    assert fused_optimizer_options([]) == {}
+    assert fused_optimizer_options([torch.nn.Parameter(torch.ones(2, dtype=torch.float64)),
+                                    torch.zeros(2, dtype=torch.long)]) == {}
+    assert fused_optimizer_options([torch.ones(2, device="meta")]) == {}
+    # the fused AdamW takes the same step as the per-tensor one
+    a, b = (torch.nn.Parameter(torch.arange(6.0).reshape(2, 3)) for _ in range(2))
+    for p, opts in ((a, {}), (b, fused_optimizer_options([b]))):
+        opt = torch.optim.AdamW([p], lr=0.1, weight_decay=0.01, **opts)
+        for _ in range(3):
+            p.grad = torch.full_like(p, 0.5)
+            opt.step()
+    torch.testing.assert_close(a, b)
+
+
+def test_batch_to_device_takes_rows_of_a_split():
+    import numpy as np
+    from orca_engine.hardware import batch_to_device, split_as_tensor
+    x = split_as_tensor(np.arange(12, dtype=np.float64).reshape(4, 3))
+    assert x.dtype == torch.float32
+    rows = batch_to_device(x, torch.tensor([2, 0]), CPU)
+    assert rows.tolist() == [[6.0, 7.0, 8.0], [0.0, 1.0, 2.0]]
