@@ -84,10 +84,13 @@ def test_pause_blocks_steps_and_single_step_advances_exactly_one(session):
 def test_cancel_acts_within_a_step_and_frees_the_model(session):
     run = session.start({}, stages=("align",))
     assert _wait_for(lambda: session.status(run).step >= 2)
-    t0 = time.time()
+    at_cancel = session.status(run).step
     session.cancel(run)
-    status = session.wait(run, timeout=5)
-    assert status.state == "cancelled" and time.time() - t0 < 1.0
+    status = session.wait(run, timeout=120)
+    # "within a step" counted in steps, not seconds (a busy machine stretches seconds): at most the
+    # step already in flight finishes after the cancel
+    steps = [e["step"] for e in session.events(run) if e["type"] == "step"]
+    assert status.state == "cancelled" and max(steps) <= at_cancel + 1, (at_cancel, steps[-3:])
     assert session._runs[run].ctx.model is None
     assert session.events(run)[-1]["type"] == "cancelled"
 
