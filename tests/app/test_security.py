@@ -1,6 +1,8 @@
 """A public Space's hostile visitor: server files, other visitors' runs, leaks, disk, fair use, restarts."""
+import gc
 import os
 import time
+import weakref
 import zipfile
 from pathlib import Path
 
@@ -144,10 +146,15 @@ def test_250_starts_and_stops_leave_no_open_files_and_one_run_in_memory(tmp_path
     visitor = Visitor()
     handlers.use_example(visitor, "digits")
 
+    contexts, built = [], []  # weak references: to every run's context, to the models and data built
+
     def start_and_stop(build_first: bool = False):
         start(visitor, "tiny-bert", 5)
+        ctx = session._runs[visitor.run_id].ctx
+        contexts.append(weakref.ref(ctx))
         if build_first:  # let this run build its model, so its release is part of what is measured
             assert _wait_for(lambda: _prepared(session, visitor.run_id), timeout=300)
+            built.extend(weakref.ref(x) for x in (ctx.model, ctx.dataset) if x is not None)
         handlers.stop(visitor)
 
     # Honest warm-up: one run through alignment (the first model built imports transformers' model
@@ -171,6 +178,11 @@ def test_250_starts_and_stops_leave_no_open_files_and_one_run_in_memory(tmp_path
           f"runs in memory {len(session._runs)}, folders {len(list(tmp_path.iterdir()))}")
     assert _open_fds() <= fds * 1.1 + 1
     assert _rss_mb() <= rss * 1.1
+    gc.collect()  # nothing holds a stopped run: no event list, closure, thread, cache or table entry
+    kept = sum(ref() is not None for ref in contexts[:-1])
+    assert kept == 0, f"{kept} stopped runs' contexts are still referenced"
+    kept = sum(ref() is not None for ref in built)
+    assert len(built) >= 10 and kept == 0, f"{kept} of {len(built)} released models and datasets are still referenced"
     assert len(session._runs) <= 1
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) <= 21
 

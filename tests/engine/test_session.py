@@ -84,10 +84,11 @@ def test_pause_blocks_steps_and_single_step_advances_exactly_one(session):
 def test_cancel_acts_within_a_step_and_frees_the_model(session):
     run = session.start({}, stages=("align",))
     assert _wait_for(lambda: session.status(run).step >= 2)
-    t0 = time.time()
     session.cancel(run)
-    status = session.wait(run, timeout=5)
-    assert status.state == "cancelled" and time.time() - t0 < 1.0
+    seen = len(session.events(run))
+    status = session.wait(run, timeout=30)
+    later_steps = [e for e in session.events(run, since=seen) if e["type"] == "step"]
+    assert status.state == "cancelled" and len(later_steps) <= 1  # the step under way, none after it
     assert session._runs[run].ctx.model is None
     assert session.events(run)[-1]["type"] == "cancelled"
 
