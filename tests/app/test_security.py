@@ -158,7 +158,7 @@ def test_250_starts_and_stops_leave_no_open_files_and_one_run_in_memory(tmp_path
         handlers.stop(visitor)
 
     # Honest warm-up: one run through alignment (the first model built imports transformers' model
-    # classes, and with them torch._dynamo and sympy: ~125 MB once per process; before this warm-up
+    # classes, and with them torch._dynamo and sympy: ~110 MB once per process; before this warm-up
     # that import landed mid-loop, whenever a cancel first lost the race against model building,
     # and read as +18% RSS), then 25 starts and stops for the allocator's arenas.
     start(visitor, "tiny-bert", 5)
