@@ -126,10 +126,22 @@ class RunContext:
             if key not in keep:
                 setattr(self, key, value)
 
+    _collected: bool = field(default=False, init=False, repr=False)  # a release collected and nothing was held since
+
     def release(self) -> None:
-        """Drop every large object so the memory of a finished or cancelled run is returned."""
+        """Drop every large object so the memory of a finished or cancelled run is returned.
+
+        The full garbage collection this takes (most of a second in a server with torch and
+        transformers loaded, holding the GIL) is skipped when there is nothing to free: a run
+        cancelled while queued never held anything, and a run's second release (the worker ends
+        it, then the session drops it) finds the first one already collected. A visitor who
+        clicks start and stop in a loop thus costs the server no collection per click."""
+        held = any(x is not None for x in (self.model, self.dataset, self.source, self.target_labels))
         self.model = self.dataset = self.source = self.target_labels = None
+        if not held and (self._collected or self.device is None):  # device: set when `prepare` begins
+            return
         gc.collect()
+        self._collected = True
         _return_freed_memory_to_the_os()
         try:
             import torch

@@ -84,13 +84,11 @@ def test_pause_blocks_steps_and_single_step_advances_exactly_one(session):
 def test_cancel_acts_within_a_step_and_frees_the_model(session):
     run = session.start({}, stages=("align",))
     assert _wait_for(lambda: session.status(run).step >= 2)
-    at_cancel = session.status(run).step
     session.cancel(run)
-    status = session.wait(run, timeout=120)
-    # "within a step" counted in steps, not seconds (a busy machine stretches seconds): at most the
-    # step already in flight finishes after the cancel
-    steps = [e["step"] for e in session.events(run) if e["type"] == "step"]
-    assert status.state == "cancelled" and max(steps) <= at_cancel + 1, (at_cancel, steps[-3:])
+    seen = len(session.events(run))
+    status = session.wait(run, timeout=30)
+    later_steps = [e for e in session.events(run, since=seen) if e["type"] == "step"]
+    assert status.state == "cancelled" and len(later_steps) <= 1  # the step under way, none after it
     assert session._runs[run].ctx.model is None
     assert session.events(run)[-1]["type"] == "cancelled"
 
