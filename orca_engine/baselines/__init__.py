@@ -113,6 +113,13 @@ def best_baseline(task: str, results: list[BaselineResult]) -> BaselineResult | 
     return max(scored, key=lambda r: sign * r.validation[metrics.selection])
 
 
+def _margin(delta: float) -> str:
+    """The margin in words a reader cannot misread: who is ahead, by how much."""
+    if delta == 0:
+        return "level"
+    return f"{abs(delta):.4g} {'in ORCA' if delta > 0 else 'in the baseline'}'s favour"
+
+
 def verdict(task: str, orca_test: dict[str, float], orca_seconds: float,
             results: list[BaselineResult]) -> dict:
     """One honest line: did ORCA beat the best baseline (chosen on validation), by how much, at what cost."""
@@ -126,7 +133,7 @@ def verdict(task: str, orca_test: dict[str, float], orca_seconds: float,
     beat = delta > 0
     word = "beat" if beat else ("tied with" if delta == 0 else "did not beat")
     text = (f"ORCA {word} the best baseline ({best.model}, chosen on validation): test {key} {ours:.4g} vs "
-            f"{theirs:.4g} ({'+' if delta >= 0 else ''}{delta:.4g} in ORCA's favour), in {orca_seconds:.0f} s of "
+            f"{theirs:.4g} ({_margin(delta)}), in {orca_seconds:.0f} s of "
             f"training vs {best.seconds:.1f} s")
     return {"text": text, "beat": bool(beat), "metric": key, "orca": ours, "baseline": best.model,
             "baseline_value": theirs, "margin": delta, "orca_seconds": orca_seconds,

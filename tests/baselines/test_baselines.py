@@ -96,4 +96,6 @@ def test_the_verdict_uses_the_baseline_best_on_validation_not_on_test():
     assert line["beat"] is True and line["baseline"] == "A" and "beat the best baseline (A" in line["text"]
     worse = verdict("regression", {"mse": 2.0}, 5.0, [BaselineResult("R", "", 0, {"mse": 1.0}, {"mse": 1.5})])
     assert worse["beat"] is False and worse["margin"] == pytest.approx(-0.5)
+    assert "(0.5 in the baseline's favour)" in worse["text"]
+    assert "0.1 in ORCA's favour" in line["text"]
     assert verdict("classification", {"accuracy": 0.7}, 1.0, [])["beat"] is None
