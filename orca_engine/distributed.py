@@ -207,19 +207,20 @@ def run_distributed(config, stages: tuple[str, ...], runs_dir: str | Path, show:
 def _run_ranks(config, stages, runs_dir: Path, show, parallel: AccelerateParallel, device: str, backend,
                cache_dir) -> tuple[Path | None, dict]:
     from .events import RunFailed, RunFinished, RunStarted
-    from .runs import EventLog, new_run_dir, write_json
+    from .run_folder import RunFolder
     from .stages import RunContext, align, evaluate, prepare, refine
     from .errors import OrcaError
     main = parallel.is_main
     name = config.name or f"{Path(config.data.source).stem}-{config.model.backbone}"
     scratch = None
     if main:
-        run_dir = new_run_dir(runs_dir, name)
-        write_json(run_dir / "config.json", config.to_dict())
+        folder = RunFolder.create(runs_dir, name)
+        folder.write_config(config)
+        run_dir = folder.path
     else:  # the other ranks write nothing; a scratch folder catches anything a stage might write
         scratch = tempfile.TemporaryDirectory(prefix=f"orca-rank{parallel.rank}-")
         run_dir = Path(scratch.name)
-    log = _RankLog(EventLog(run_dir / "events.jsonl") if main else None, show if main else None)
+    log = _RankLog(folder.event_log() if main else None, show if main else None)
     ctx = RunContext(config=config.with_overrides({"device": device}), run_dir=run_dir,
                      cache_dir=Path(cache_dir) if cache_dir else None)
     ctx.parallel = parallel
@@ -242,7 +243,7 @@ def _run_ranks(config, stages, runs_dir: Path, show, parallel: AccelerateParalle
             log.run(evaluate(ctx))
         ctx.metrics.setdefault("seconds", {})["total"] = round(time.perf_counter() - started, 2)
         if main:
-            write_json(run_dir / "metrics.json", ctx.metrics)
+            folder.write_metrics(ctx.metrics)
             log.record(RunFinished(metrics=ctx.metrics.get("test", {})))
         return (run_dir, dict(ctx.metrics)) if main else (None, {})
     except OrcaError as e:

@@ -112,7 +112,7 @@ def run_group(base: RunConfig, cells: list[Cell], keep_models: bool, cache_dir: 
 
 def _written(result: CellResult, files: dict[str, bytes], runs_dir: Path) -> CellResult:
     """Write a task's run folder under the grid's runs folder; the result then points there."""
-    from ..runs import write_atomic
+    from ..run_folder import write_atomic
     run_dir = runs_dir / result.run_dir.name
     run_dir.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
