@@ -42,7 +42,7 @@ FIGURE_OUTPUTS = {
 }
 
 BUTTONS_BY_STATE = {  # (pause, resume, step, stop) interactive?
-    "queued": (False, False, False, True),
+    "queued": (True, False, False, True),  # a pause set now holds the run before its first step
     "running": (True, False, False, True),
     "paused": (False, True, True, True),
 }

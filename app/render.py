@@ -137,8 +137,9 @@ def metrics_headline(view: RunView) -> str:
         won = verdict["beat"] or verdict.get("margin", 0) == 0
         lines.append((messages.VERDICT_WIN if won else messages.VERDICT_LOSS).format(text=verdict["text"]))
     if alarming:
-        return (f'<div class="orca-warning" id="chance-warning">⚠ {lines[0]}<br>' + "<br>".join(alarming)
-                + "</div>\n\n" + "\n\n".join(lines[1:]))
+        headline = lines[0].replace("**", "<strong>", 1).replace("**", "</strong>", 1)  # no Markdown inside HTML
+        return (f'<div class="orca-warning">⚠ {headline}<br>' + "<br>".join(alarming) + "</div>\n\n"
+                + "\n\n".join(lines[1:]))
     return "\n\n".join(lines)
 
 
