@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from orca_engine.compare import comparison_table, summarise_runs
 
@@ -19,7 +20,8 @@ def comparison_rows(run_dirs: list[str], dataset: str | None = None) -> tuple[st
     table = comparison_table(rows)
     shown = [[t["variant"], t["seeds"], t["metric"], _num(t["test_mean"]), _num(t["test_std"]),
               _num(t["otdd_before_mean"]), _num(t["otdd_after_mean"]), _num(t["wall_s_mean"], 1)] for t in table]
-    return messages.COMPARE_NOTE.format(dataset=dataset, n=len(rows)), shown, table
+    name = Path(str(dataset)).name  # an older run may name its upload by the server's path: show the file name
+    return messages.COMPARE_NOTE.format(dataset=name, n=len(rows)), shown, table
 
 
 def comparison_chart(table: list[dict]):
