@@ -50,7 +50,7 @@ def command_text(flags_command: str, uploaded_name: str) -> str:
 
 def reproduce_script(uploaded_name: str) -> str:
     """reproduce.sh: rerun from the checkout's root with the zip's config (and data file), nothing else."""
-    data = f' --data "$here/data/{shlex.quote(uploaded_name)}"' if uploaded_name else ""
+    data = f' --data "$here/data/"{shlex.quote(uploaded_name)}' if uploaded_name else ""  # quoted for any name
     return ("#!/usr/bin/env bash\n"
             "# Rerun this run: from the root of an ORCA Explorer checkout, `bash <this folder>/reproduce.sh`.\n"
             "set -euo pipefail\n"
