@@ -430,7 +430,10 @@ def predict(visitor: Visitor, sample: float | None = 0, file: str | None = None)
         i = int(min(max(sample or 0, 0), len(ds.x_test) - 1))
         x, truths = ds.x_test[i:i + 1], [_readable(ds, ds.y_test[i])]
     outputs = session().predict(visitor.run_id, x, owner=visitor.owner)
-    return render.prediction_rows(outputs, ds.task, ds.class_names, truths)
+    rows = render.prediction_rows(outputs, ds.task, ds.class_names, truths)
+    if path is None:
+        rows[0][0] = i  # the test sample's own number, as asked for
+    return rows
 
 
 def _readable(ds, y) -> str:

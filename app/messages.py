@@ -195,6 +195,8 @@ VERDICT_LOSS = ("⚠ {text}. A classical model does better on this data: try **T
                 "keep the baseline.")
 BELOW_CHANCE = ("⚠ Test {metric} {value:.3g} is no better than always answering the most frequent class "
                 "({chance:.3g}): the model has learned nothing beyond class frequencies.")
+NEAR_CHANCE = ("Test accuracy {value:.3g} is within chance of always answering the most frequent class "
+               "({chance:.3g} ± {margin:.2g} on this many test samples): the model has learned little or nothing.")
 BELOW_MEAN = ("Test R² {value:.3g} is no better than always predicting the training mean: the model has learned "
               "nothing usable.")
 MAJORITY_ROW = "always the most frequent class"

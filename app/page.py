@@ -158,6 +158,8 @@ def sample_view(visitor: Visitor, sample: float | None = 0, file: str | None = N
     target = [handlers._readable(ds, ds.y_test[i])]
     if ds.modality == "image":
         pixels, _ = render.gallery_items(x, target)[0]
+        zoom = max(1, 160 // max(pixels.shape[:2]))  # an 8x8 digit drawn as 160x160 blocks, not a speck
+        pixels = np.repeat(np.repeat(pixels, zoom, axis=0), zoom, axis=1)
         return gr.update(value=pixels, visible=True, label=f"#{i}: {target[0]}"), hidden, hidden
     if ds.modality == "sequence":
         return hidden, gr.update(value=render.signal_figure(x, target), visible=True), hidden

@@ -130,6 +130,9 @@ def metrics_headline(view: RunView) -> str:
     alarming = [w.split(": ", 1)[1] for w in view.warnings if w.startswith("evaluate: the model predicts one class")]
     if chance is not None and metrics.get("accuracy", 1.0) <= chance + 1e-9:
         alarming.insert(0, messages.BELOW_CHANCE.format(metric="accuracy", value=metrics["accuracy"], chance=chance))
+    elif chance is not None and metrics.get("accuracy", 1.0) <= chance + chance_margin(chance, n):
+        alarming.insert(0, messages.NEAR_CHANCE.format(value=metrics["accuracy"], chance=chance,
+                                                        margin=chance_margin(chance, n)))
     elif metric == "r2" and isinstance(metrics.get("r2"), float) and metrics["r2"] <= 0.0:
         alarming.insert(0, messages.BELOW_MEAN.format(value=metrics["r2"]))
     verdict = evaluated.get("baselines", {}).get("verdict", {})
@@ -141,6 +144,15 @@ def metrics_headline(view: RunView) -> str:
         return (f'<div class="orca-warning">⚠ {headline}<br>' + "<br>".join(alarming) + "</div>\n\n"
                 + "\n\n".join(lines[1:]))
     return "\n\n".join(lines)
+
+
+def chance_margin(rate: float, n) -> float:
+    """Two standard errors of an accuracy `rate` measured on `n` samples: a result within this of the
+    majority-class rate cannot be told apart from it."""
+    try:
+        return 2.0 * (rate * (1.0 - rate) / max(1, int(n))) ** 0.5
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def warnings_text(view: RunView, stages: tuple[str, ...] | None = None) -> str:

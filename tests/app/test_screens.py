@@ -121,3 +121,13 @@ def test_glossary_has_an_anchor_for_every_term_the_steps_link_to():
     linked = set(re.findall(r"#glossary-(\w+)", " ".join(t for _, t in messages.STEPS.values()) + messages.INTRO))
     assert linked and all(f'id="glossary-{key}"' in text for key in linked)
     assert glossary.PAPER in text
+
+
+def test_a_result_within_two_standard_errors_of_the_majority_rate_is_marked_too():
+    view = RunView()
+    view.apply_all([{"type": "stage_finished", "stage": "prepare", "metrics": {"dataset": {"splits": {"test": 359}}}},
+                    {"type": "stage_finished", "stage": "evaluate",
+                     "metrics": {"test": {"accuracy": 0.1086}, "test_reference": {"majority_class_rate": 0.1003}}}])
+    assert "within chance" in render.metrics_headline(view)
+    view.stage_metrics["evaluate"]["test"]["accuracy"] = 0.5
+    assert "orca-warning" not in render.metrics_headline(view)
