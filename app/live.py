@@ -28,6 +28,7 @@ POLL_OUTPUTS = ("align_status", "refine_status", "loss_plot", "projection_plot",
                 "run_resume", "run_step", "run_stop", "timer")
 TEXT_OUTPUTS = ("align_status", "refine_status", "test_status", "run_status")
 BUTTONS = ("run_pause", "run_resume", "run_step", "run_stop")
+FIGURE_MIN_INTERVAL_S = 1.0  # while a run goes on, a figure is redrawn at most this often (the browser's CPU)
 WATCHDOG_SECONDS = 5.0  # the watchdog timer's period; a poll silent for longer than this is restarted
 STEP_RATES: dict[tuple[str, str], float] = {}  # (backbone, stage) -> latest measured s/step on this server
 
@@ -85,8 +86,13 @@ def poll(visitor: Visitor) -> tuple:
              "test_status": test_status(visitor),
              "run_status": run_bar_text(status, rate) if state in WATCHING else ""}
     out: dict[str, Any] = {name: _if_changed(visitor, name, text) for name, text in texts.items()}
+    now = time.monotonic()
     for name, (revision, build) in FIGURE_OUTPUTS.items():
-        out[name] = build(visitor.view) if visitor.needs_redraw(name, revision) else gr.skip()
+        due = state not in WATCHING or now - visitor.redrawn_at.get(name, -1e9) >= FIGURE_MIN_INTERVAL_S
+        if due and visitor.needs_redraw(name, revision):  # else a later tick sends it, with what came meanwhile
+            out[name], visitor.redrawn_at[name] = build(visitor.view), now
+        else:
+            out[name] = gr.skip()
     out["test_metrics"] = (render.test_metric_rows(visitor.view) if visitor.needs_redraw("test_metrics", "test")
                            else gr.skip())
     out.update(button_updates(visitor, state))

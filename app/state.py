@@ -158,6 +158,7 @@ class Visitor:
     label_column: str = ""
     view: RunView = field(default_factory=RunView)
     drawn: dict[str, int] = field(default_factory=dict)  # figure name -> revision last sent to the page
+    redrawn_at: dict[str, float] = field(default_factory=dict)  # figure name -> time.monotonic() it was last sent
     replay: list[dict] | None = None  # events of a replayed run, fed to the view a few per tick
     last_state: str = ""
     past_runs: dict[str, str] = field(default_factory=dict)  # earlier run id -> run folder (for replay)
@@ -181,7 +182,7 @@ class Visitor:
 
     def redraw_all(self) -> None:
         """Forget what the page was sent: the next poll sends every output afresh."""
-        self.drawn, self.shown, self.last_state = {}, {}, ""
+        self.drawn, self.shown, self.redrawn_at, self.last_state = {}, {}, {}, ""
 
     def changed(self, name: str, value: Any) -> Any:
         """`value` when it differs from what output `name` last got, else None (nothing to send)."""

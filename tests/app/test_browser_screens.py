@@ -176,3 +176,17 @@ def test_exported_figures_open_with_no_network(chrome, tmp_path):
     drawn = WebDriverWait(chrome, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg"))
     assert len(chrome.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")) == 5 and drawn
     assert chrome.execute_script("return typeof Plotly") == "object"
+
+
+def test_clearing_a_bad_upload_clears_its_error(live_app, chrome, tmp_path):
+    prose = tmp_path / "story.txt"
+    prose.write_text("It was a bright cold day in April.\nThe clocks were striking thirteen, and all was quiet.\n")
+    open_app(chrome, live_app)
+    chrome.find_element(By.CSS_SELECTOR, "#data-upload input[type=file]").send_keys(str(prose))
+    said = WebDriverWait(chrome, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#data-status .orca-error"))[0].text
+    assert "story.txt does not look like a table" in said and "only 2 samples" not in said
+    chrome.find_element(By.CSS_SELECTOR, "#data-upload button[aria-label='Clear']").click()
+    WebDriverWait(chrome, 30).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#data-status .orca-error"))
+    assert messages.NO_DATA in text_of(chrome, "data-status")
+    assert not chrome.find_elements(By.ID, "load-upload")  # no button that repeats what the upload did
