@@ -5,12 +5,13 @@
 For each version (a git commit, unpacked with `git archive` into a temp folder, and this checkout),
 the script starts that version's app as its own process on a free port, opens it in headless
 Chromium (the browser test's set-up), loads the digits example, presses step 3's Start with the
-default settings, then step 4's Start once alignment is done, and waits for the test headline.
-Meanwhile it reads the CPU time (utime + stime, /proc/<pid>/stat) of every Chromium process:
-the renderers (the page's JavaScript, layout and plotly drawing) and the rest (browser, GPU
-process). The share is CPU seconds over the run's wall seconds, in % of one core. The versions
-run one after the other in one invocation, on the same machine, so the ratio is the figure to
-read; the absolute shares move with how busy the machine is.
+default settings, then step 4's Start once alignment is done, until the test headline shows or
+`--window` seconds have passed. Meanwhile it reads the CPU time (utime + stime, /proc/<pid>/stat)
+of every Chromium process: the renderers (the page's JavaScript, layout and plotly drawing) and the
+rest (browser, GPU process). The share is CPU seconds over wall seconds, in % of one core. Both
+versions run at the same time (two threads, two servers, two browsers), so they see the same
+machine load and reach the same stages; the ratio is the figure to read, the absolute shares move
+with how busy the machine is.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from io import BytesIO
 from pathlib import Path
@@ -82,7 +84,7 @@ def measure(app_root: Path, label: str, args) -> dict:
     from conftest import chrome_driver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    from test_browser import click, wait_text
+    from test_browser import click, text_of, wait_text
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,20 +101,32 @@ def measure(app_root: Path, label: str, args) -> dict:
             wait_text(driver, "data-status", "classification", timeout=120)
             time.sleep(2.0)  # the data preview settles before the clock starts
             pid = driver.service.process.pid
+            args.barrier.wait(timeout=900)  # both versions press Start together
             cpu0, server0, t0 = chromium_cpu(pid), _own_cpu(server.pid), time.monotonic()
+            deadline = t0 + args.window
             click(driver, "align-start")
-            wait_text(driver, "align-status", "Aligned", timeout=args.timeout)
-            click(driver, "refine-start")
-            wait_text(driver, "test-status", "Test accuracy", timeout=args.timeout)
+            if _until(driver, "align-status", "Aligned", deadline):
+                click(driver, "refine-start")
+                _until(driver, "test-status", "Test accuracy", deadline)
             cpu1, server1, t1 = chromium_cpu(pid), _own_cpu(server.pid), time.monotonic()
+            reached = " / ".join(text_of(driver, e).split("\n")[0][:70] for e in ("align-status", "refine-status"))
     finally:
         server.terminate()
         server.wait(30)
     wall = t1 - t0
-    return {"version": label, "wall_s": round(wall, 1),
+    return {"version": label, "wall_s": round(wall, 1), "reached": reached,
             "renderer_pct": round(100 * (cpu1["renderer"] - cpu0["renderer"]) / wall, 1),
             "chromium_pct": round(100 * sum(cpu1[k] - cpu0[k] for k in cpu1) / wall, 1),
             "server_pct": round(100 * (server1 - server0) / wall, 1)}
+
+
+def _until(driver, elem_id: str, needle: str, deadline: float) -> bool:
+    from test_browser import text_of
+    while time.monotonic() < deadline:
+        if needle in text_of(driver, elem_id):
+            return True
+        time.sleep(2.0)
+    return False
 
 
 def _loaded(driver, port: int) -> bool:
@@ -133,14 +147,15 @@ def table(results: list[dict], before: str) -> str:
     lines = [SECTION, "",
              f"Chromium's CPU while it shows one default run on the `digits` example (MiniLM, default settings: "
              f"alignment to its plateau, then refinement and the baselines), from step 3's Start to the test "
-             f"headline; % of one core, side by side in one invocation (`python bench/browser_cpu.py --before "
-             f"{before}`). *before* is the app at `{before}`, *after* this checkout. The renderer is the page "
+             f"headline or the end of the window; % of one core; both versions at the same time, side by side "
+             f"(`python bench/browser_cpu.py --before {before} --window ...`). *before* is the app at `{before}`, *after* this checkout. The renderer is the page "
              "itself (JavaScript, layout, plotly); *all Chromium* adds the browser and GPU processes; the "
              "server column is the app's process, training included, for scale. Machine: 2 shared CPU cores.",
-             "", "| version | run wall (s) | renderer CPU | all Chromium CPU | server CPU |", "|---|---|---|---|---|"]
+             "", "| version | wall (s) | reached | renderer CPU | all Chromium CPU | server CPU |",
+             "|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['version']} | {r['wall_s']} | {r['renderer_pct']}% | {r['chromium_pct']}% | "
-                     f"{r['server_pct']}% |")
+        lines.append(f"| {r['version']} | {r['wall_s']} | {r['reached']} | {r['renderer_pct']}% | "
+                     f"{r['chromium_pct']}% | {r['server_pct']}% |")
     if len(results) == 2 and results[1]["renderer_pct"]:
         lines += ["", f"Renderer CPU share, before / after: **{results[0]['renderer_pct'] / results[1]['renderer_pct']:.1f}x**."]
     return "\n".join(lines) + "\n"
@@ -160,12 +175,22 @@ def write_section(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="git commit of the 'before' app")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds a stage may take")
+    parser.add_argument("--window", type=float, default=1800,
+                        help="seconds measured from Start at most (the run may not finish on a busy machine)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args(argv)
+    args.barrier = threading.Barrier(2)
     with tempfile.TemporaryDirectory(prefix="orca-before-") as tmp:
-        results = [measure(unpack(args.before, Path(tmp)), "before", args), measure(ROOT, "after", args)]
+        roots = {"before": unpack(args.before, Path(tmp)), "after": ROOT}
+        found: dict[str, dict] = {}
+        threads = [threading.Thread(target=lambda k=k: found.__setitem__(k, measure(roots[k], k, args)))
+                   for k in roots]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        results = [found[k] for k in roots if k in found]
     for r in results:
         print(json.dumps(r))
     if args.json:

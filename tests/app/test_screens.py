@@ -134,3 +134,16 @@ def test_a_result_within_two_standard_errors_of_the_majority_rate_is_marked_too(
     assert "within chance" in render.metrics_headline(view)
     view.stage_metrics["evaluate"]["test"]["accuracy"] = 0.5
     assert "orca-warning" not in render.metrics_headline(view)
+
+
+def test_the_estimate_before_start_counts_steps_and_uses_the_last_measured_rate(monkeypatch):
+    visitor = Visitor(owner="alice", data_source="iris")
+    values = {"model.backbone": "tiny-bert", "align.steps": 40, "refine.epochs": 2, "refine.batch_size": 16}
+    monkeypatch.setattr(live, "STEP_RATES", {})
+    align, refine = page.estimate(visitor, values)
+    assert "up to 40 steps" in align and "once a run on tiny-bert has measured" in align
+    assert "refinement about" in refine
+    monkeypatch.setattr(live, "STEP_RATES", {("tiny-bert", "align"): 0.5, ("tiny-bert", "refine"): 1.0})
+    align, _ = page.estimate(visitor, values)
+    assert "about 0:20 on this server" in align  # 40 steps at 0.5 s
+    assert page.estimate(Visitor(), values) == ("", "")  # no data yet: nothing to estimate
