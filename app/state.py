@@ -21,6 +21,7 @@ class RunView:
     config: dict = field(default_factory=dict)
     stage: str = ""
     align_steps: list[int] = field(default_factory=list)
+    step_clock: list[tuple[float, int]] = field(default_factory=list)  # (time, step) of the stage's latest steps
     align_losses: list[float] = field(default_factory=list)
     refine_steps: list[int] = field(default_factory=list)
     refine_losses: list[float] = field(default_factory=list)
@@ -28,6 +29,7 @@ class RunView:
     val_metrics: dict[str, list[float]] = field(default_factory=dict)
     projection: dict | None = None
     class_distances: dict | None = None
+    distance_range: tuple[float, float] | None = None  # the heatmap's colour scale so far (it only widens)
     projection_ranges: tuple | None = None  # axis ranges drawn so far (see plots.frame_axis_ranges)
     projection_ranges_method: str = ""
     stage_metrics: dict[str, dict] = field(default_factory=dict)
@@ -70,8 +72,16 @@ class RunView:
     def _on_run_started(self, r: dict) -> None:
         self.run_id, self.run_dir, self.config = r.get("run_id", ""), r.get("run_dir", ""), r.get("config", {})
 
+    def seconds_per_step(self, window: int = 20) -> float | None:
+        """The current stage's measured rate over its last `window` step records (None before two)."""
+        if len(self.step_clock) < 2:
+            return None
+        (t0, s0), (t1, s1) = self.step_clock[-window:][0], self.step_clock[-1]
+        return (t1 - t0) / (s1 - s0) if s1 > s0 and t1 > t0 else None
+
     def _on_stage_started(self, r: dict) -> None:
         self.stage = r["stage"]
+        self.step_clock = []
         if r["stage"] == "align":  # a repeated stage starts its curve afresh
             self.align_steps, self.align_losses = [], []
             self._bump("align")
@@ -80,6 +90,8 @@ class RunView:
             self._bump("refine")
 
     def _on_step(self, r: dict) -> None:
+        if isinstance(r.get("time"), (int, float)):
+            self.step_clock = self.step_clock[-40:] + [(float(r["time"]), int(r["step"]))]
         if r["stage"] == "align":
             self.align_steps.append(int(r["step"]))
             self.align_losses.append(float(r["loss"]))
@@ -146,12 +158,15 @@ class Visitor:
     label_column: str = ""
     view: RunView = field(default_factory=RunView)
     drawn: dict[str, int] = field(default_factory=dict)  # figure name -> revision last sent to the page
+    redrawn_at: dict[str, float] = field(default_factory=dict)  # figure name -> time.monotonic() it was last sent
     replay: list[dict] | None = None  # events of a replayed run, fed to the view a few per tick
     last_state: str = ""
     past_runs: dict[str, str] = field(default_factory=dict)  # earlier run id -> run folder (for replay)
     projection_method: str = "pca"  # the view picked in step 3, for this run and the next ones
     source_name: str = ""  # the uploaded file's name as the visitor knows it ("" for an example)
     download_dir: str = ""  # the temp folder holding the visitor's latest export (replaced by the next)
+    shown: dict[str, Any] = field(default_factory=dict)  # text output name -> value last sent to the page
+    last_poll: float = 0.0  # time.time() of the latest poll (the watchdog restarts a poll that stopped)
 
     def remember_past(self, run_id: str, run_dir: str, keep: int = 20) -> None:
         """Keep `run_id` among the visitor's replayable runs (the `keep` most recent)."""
@@ -161,8 +176,20 @@ class Visitor:
             del self.past_runs[old]
 
     def watch(self, run_id: str) -> None:
-        """Follow a (new) run from its first event."""
-        self.run_id, self.view, self.drawn, self.replay, self.last_state = run_id, RunView(), {}, None, ""
+        """Follow a (new) run from its first event; everything the page shows of a run is redrawn."""
+        self.run_id, self.view, self.replay = run_id, RunView(), None
+        self.redraw_all()
+
+    def redraw_all(self) -> None:
+        """Forget what the page was sent: the next poll sends every output afresh."""
+        self.drawn, self.shown, self.redrawn_at, self.last_state = {}, {}, {}, ""
+
+    def changed(self, name: str, value: Any) -> Any:
+        """`value` when it differs from what output `name` last got, else None (nothing to send)."""
+        if name in self.shown and self.shown[name] == value:
+            return None
+        self.shown[name] = value
+        return value
 
     def replay_events(self, name: str, records: list[dict]) -> None:
         """Show a recorded run: the poll feeds `records` to a fresh view a few at a time."""

@@ -119,6 +119,7 @@ class Session:
             raise RunError(f"run {run_id} is {run.state}; only a run that finished its stages and still holds "
                            "its model can continue (start a new run otherwise)")
         stages = self._checked_stages(stages)
+        run.ctx.control.resume()  # a pause that came as the last stage ended must not carry into the next
         if overrides:
             config = run.config.with_overrides(overrides)
             run.config = run.ctx.config = config
