@@ -129,6 +129,7 @@ class Session:
         self._waiting: list[str] = []  # FIFO of run ids waiting for a compute slot
         self._active = 0
         self._cond = threading.Condition()
+        self._end_listeners: list = []  # fn(run_id, state) after each launch's worker ends (the run cache)
 
     # -- starting -------------------------------------------------------------------------------
     def start(self, config: RunConfig | dict, stages: Iterable[str] = ("align", "refine", "evaluate"),
@@ -292,8 +293,27 @@ class Session:
             run.ended = True
             discard = run.discard_when_done
             self._cond.notify_all()
+        for listener in list(self._end_listeners):
+            try:
+                listener(run.id, run.state)
+            except Exception:  # noqa: BLE001 - a listener (e.g. a full cache disk) never fails the run
+                pass
         if discard:
             self._drop(run)
+
+    def add_end_listener(self, listener) -> None:
+        """Call `listener(run_id, state)` from the worker thread each time a launch of a run ends
+        (finished, idle, failed or cancelled), before a discarded run is dropped."""
+        self._end_listeners.append(listener)
+
+    def hand_over(self, run_id: str, owner: str, new_owner: str) -> None:
+        """Make `new_owner` the owner of `owner`'s run (a shared run whose starter left while
+        others still watch it)."""
+        run = self._get(run_id, owner)
+        with self._cond:
+            run.owner = new_owner
+            self._owned.setdefault(new_owner, []).append(run.run_dir)
+            del self._owned[new_owner][:-self.keep_per_owner]
 
     def _wait_for_slot(self, run: _Run) -> None:
         with self._cond:
