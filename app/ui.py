@@ -6,9 +6,9 @@ from typing import Any
 
 import gradio as gr
 
-from . import handlers, live, messages
+from . import handlers, lessons, live, messages
 from .state import FreshVisitor
-from .tabs import align, backbone, compare, data, export, refine, test
+from .tabs import align, backbone, compare, data, export, lesson, refine, test
 from .tabs.backbone import backbone_summary
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -36,7 +36,8 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
                                      storage_key="orca-explorer-visitor")
         timer = gr.Timer(POLL_SECONDS, active=False)
         gr.Markdown(messages.INTRO, elem_id="intro")
-        steps = {"data": data.build(), "backbone": backbone.build(), "align": align.build(),
+        lesson_ui = lesson.build()  # the page opens on a lesson that plays at once (app/lessons.py)
+        steps = {"lesson": lesson_ui, "data": data.build(), "backbone": backbone.build(), "align": align.build(),
                  "refine": refine.build(), "test": test.build(), "export": export.build(),
                  "compare": compare.build()}
         summary = gr.JSON(visible=False)
@@ -46,9 +47,11 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
         _wire_data(steps["data"], steps["backbone"], visitor)
         _wire_runs(steps, options, visitor, remembered, timer)
         _wire_results(steps, visitor, timer)
+        _wire_lessons(lesson_ui, options, visitor, timer)
         summary_button.click(live.run_summary, visitor, summary, api_name="run_summary")
         demo.load(handlers.restorer(list(options)), [remembered, visitor],
-                  [remembered, timer, steps["align"]["method"], *options.values()], **PRIVATE)
+                  [remembered, timer, steps["align"]["method"], *options.values()], **PRIVATE).then(
+            lessons.autoplay, visitor, [lesson_ui["status"], lesson_ui["summary"], timer, lesson_ui["pick"]], **PRIVATE)
     demo.queue(default_concurrency_limit=4)
     return demo
 
@@ -89,7 +92,10 @@ def _wire_runs(steps: dict, options: dict, visitor, remembered, timer) -> None:
                "test_metrics": steps["test"]["metrics"], "test_plot": steps["test"]["plot"],
                "trial_table": rf["trials"],
                "align_pause": al["pause"], "align_resume": al["resume"], "align_step": al["step"],
-               "align_stop": al["stop"], "refine_stop": rf["stop"], "timer": timer}
+               "align_stop": al["stop"], "refine_stop": rf["stop"], "projection_scrub": al["scrub"], "timer": timer,
+               **{name: steps["lesson"][key] for name, key in live.LESSON_OUTPUTS.items()}}
+    al["scrub"].release(live.scrub, [visitor, al["scrub"]], al["projection_plot"], **QUIET)
+    al["scrub_live"].click(live.follow_live, visitor, [al["projection_plot"], al["scrub"]], **QUIET)
     timer.tick(live.poll, visitor, [outputs[name] for name in live.POLL_OUTPUTS], concurrency_limit=None,
                trigger_mode="always_last", **QUIET)
 
@@ -105,6 +111,16 @@ def _wire_results(steps: dict, visitor, timer) -> None:
                        api_name="replay")
     cp = steps["compare"]
     cp["refresh"].click(handlers.compare_runs, visitor, [cp["note"], cp["table"], cp["chart"]], api_name="compare")
+
+
+def _wire_lessons(ui: dict, options: dict, visitor, timer) -> None:
+    keys, widgets = list(options), list(options.values())
+    ui["play"].click(lessons.play, [visitor, ui["pick"]], [ui["status"], ui["summary"], timer], api_name="play_lesson")
+    ui["show_guide"].change(lambda show: gr.update(visible=show), ui["show_guide"], ui["guide_box"], **QUIET)
+    ui["reveal"].click(lessons.reveal, [visitor, ui["prediction"]], ui["answer"], api_name="reveal")
+    start_pair = handlers.shows_errors(handlers.config_handler(keys, lessons.start_pair))
+    ui["pair_start"].click(start_pair, [visitor, *widgets], [ui["pair_status"], timer], api_name="start_pair",
+                           show_progress="minimal")
 
 
 def _warm_up_projection() -> None:

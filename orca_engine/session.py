@@ -507,6 +507,11 @@ class Session:
             if self._runs.get(run.id) is run:
                 del self._runs[run.id]
 
+    def stopping(self, run_id: str) -> bool:
+        """True once the run was asked to stop (cancel, discard, a time limit) and is not done yet."""
+        run = self._get(run_id)
+        return run.state in ACTIVE_STATES and run.ctx.control.cancelled
+
     def active_count(self, owner: str) -> int:
         """How many of `owner`'s runs are queued, running or paused, not counting ones being stopped."""
         with self._cond:

@@ -26,6 +26,8 @@ from typing import Callable, Iterable
 from .config import RunConfig
 from .errors import RunError
 from .run_cache import RunCache, run_key, time_dependent
+
+__all__ = ["RunCache", "SharedRuns", "Ticket"]
 from .session import ACTIVE_STATES, RunStatus, Session
 
 
@@ -73,7 +75,7 @@ class SharedRuns:
 
     def _active(self, run_id: str) -> bool:
         try:
-            return self.session.status(run_id).state in ACTIVE_STATES
+            return self.session.status(run_id).state in ACTIVE_STATES and not self.session.stopping(run_id)
         except RunError:
             return False
 
@@ -118,8 +120,14 @@ class SharedRuns:
                     self.session.hand_over(run_id, viewer, next(iter(sorted(viewers))))
                     return True
                 except RunError:
-                    return False
+                    pass
+            self._forget(run_id)  # the caller stops it: nobody may attach to it any more
             return False
+
+    def _forget(self, run_id: str) -> None:
+        key = self._keys.get(run_id)
+        if key is not None and self._live.get(key) == run_id:
+            del self._live[key]
 
     # -- the cache -------------------------------------------------------------------------------
     def _ended(self, run_id: str, state: str) -> None:

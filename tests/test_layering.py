@@ -26,6 +26,8 @@ ALLOWED = {
     "orca_engine.session",  # start/continue runs, read events, pause/resume/cancel, predict
     "orca_engine.config",   # RunConfig, and the options the widgets are built from
     "orca_engine.errors",   # typed errors, turned into messages in one place
+    "orca_engine.shared_runs",  # the Session's sharing layer: cached replays, watching an identical run
+    "orca_engine.lessons",  # recorded runs shipped in assets/lessons (events only, no model)
 }
 
 # App module -> engine modules it imports today outside the door. Each entry is debt for the

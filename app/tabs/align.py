@@ -32,5 +32,9 @@ def build() -> dict:
     with gr.Row(equal_height=True):
         ui["loss_plot"] = gr.Plot(label=messages.OBJECTIVE_PLOT, elem_id="align-loss")
         ui["projection_plot"] = gr.Plot(label=messages.PROJECTION_PLOT, elem_id="align-projection")
+    with gr.Row():  # the scrubber: step back through the frames, live or finished (app/live.py)
+        ui["scrub"] = gr.Slider(0, 1, value=0, step=1, label=messages.SCRUB_LABEL, interactive=False,
+                                elem_id="projection-scrub", scale=5)
+        ui["scrub_live"] = gr.Button(messages.SCRUB_LIVE, elem_id="projection-live", scale=1, size="sm")
     ui["heatmap_plot"] = gr.Plot(label=messages.HEATMAP_PLOT, elem_id="align-heatmap")
     return ui

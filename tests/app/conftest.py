@@ -73,6 +73,12 @@ class FakeSession:
         self.owners: dict[str, str] = {}
         self.calls: list[tuple] = []
 
+    def add_end_listener(self, listener) -> None:  # the classroom's run cache listens; fake runs never end
+        pass
+
+    def stopping(self, run_id: str) -> bool:
+        return False
+
     def add_run(self, run_id: str, owner: str, records: list[dict], **status) -> None:
         self.records[run_id] = [{"index": i, "time": 0.0, **r} for i, r in enumerate(records)]
         self.statuses[run_id] = FakeStatus(run_id, owner=owner, **status)
