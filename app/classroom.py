@@ -45,6 +45,7 @@ def start(visitor: Visitor, config: RunConfig, stages: tuple[str, ...], before_s
         replay.note = replay_note(ticket, replay.duration_s)
         visitor.watch("")
         visitor.view.run_id, visitor.replay = ticket.run_id, replay
+        visitor.last_replay = replay
         return replay.note
     visitor.watch(ticket.run_id)
     visitor.last_state = ""
@@ -68,3 +69,78 @@ def is_shared_with_me(visitor: Visitor) -> bool:
     """The visitor watches a run someone else controls."""
     return bool(visitor.run_id) and shared().watching(visitor.run_id, visitor.owner) and \
         not shared().owns(visitor.run_id, visitor.owner)
+
+
+# -- slides and share links ------------------------------------------------------------------------
+
+def records_shown(visitor: Visitor) -> list[dict]:
+    """The event records of what the visitor is looking at: their (shared) run, or the replay."""
+    if visitor.run_id:
+        return shared().events(visitor.run_id, 0, visitor.owner)
+    if visitor.last_replay is not None:
+        return list(visitor.last_replay.records)
+    return []
+
+
+def make_share_link(visitor: Visitor, request=None) -> str:
+    """A read-only link to a snapshot of the run the visitor sees (finished, or as far as it got)."""
+    from . import share
+    from .handlers import RUNS_DIR
+    records = records_shown(visitor)
+    if not records:
+        raise _error(messages.NOTHING_TO_SHARE)
+    share_id = share.create(RUNS_DIR, records, title=visitor.view.run_id)
+    return messages.SHARE_LINK.format(link=share.link(_base_url(request), share_id), share_id=share_id)
+
+
+def _base_url(request) -> str:
+    headers = getattr(request, "headers", None) or {}
+    origin = headers.get("origin") or ""
+    if origin.startswith(("http://", "https://")):
+        return origin
+    host = headers.get("host") or "127.0.0.1:7860"
+    return f"http://{host}"
+
+
+def open_shared_link(visitor: Visitor, request=None) -> str | None:
+    """Page load with `?run=<id>`: replay that share (read-only). The status line, or None without a link."""
+    from . import share
+    from .handlers import RUNS_DIR
+    params = getattr(request, "query_params", None) or {}
+    share_id = params.get("run") if hasattr(params, "get") else None
+    if not share_id:
+        return None
+    found = share.load(RUNS_DIR, share_id)
+    if found is None:
+        return messages.SHARE_NOT_FOUND
+    title, records = found
+    replay = visitor.replay_events(title or "shared run", records)
+    replay.note = messages.SHARE_PLAYING.format(seconds=replay.duration_s)
+    return replay.note
+
+
+def make_gif(visitor: Visitor):
+    """The alignment as an animated GIF (from the recorded frames), in a fresh download folder."""
+    import tempfile
+    from pathlib import Path
+    from . import slides
+    if not visitor.view.frames:
+        raise _error(messages.NOTHING_TO_ANIMATE)
+    folder = Path(tempfile.mkdtemp(prefix="orca-gif-"))
+    animation = slides.projection_gif(visitor.view.frames, folder / "alignment.gif")
+    return str(animation.path), messages.GIF_READY.format(details=animation.describe())
+
+
+def make_pngs(visitor: Visitor):
+    import tempfile
+    from pathlib import Path
+    from . import slides
+    written = slides.figure_pngs(visitor.view, Path(tempfile.mkdtemp(prefix="orca-png-")))
+    if not written:
+        raise _error(messages.NOTHING_TO_ANIMATE)
+    return [str(p) for p in written]
+
+
+def _error(text: str):
+    import gradio as gr
+    return gr.Error(text)

@@ -75,8 +75,12 @@ def play(visitor: Visitor, name: str | None):
     return replay.note, lesson.summary, gr.Timer(active=True)
 
 
-def autoplay(visitor: Visitor):
-    """A fresh page (no run to re-attach to) plays the first lesson at once."""
+def autoplay(visitor: Visitor, request: gr.Request = None):
+    """Page load: a share link (`?run=<id>`) replays that run, read-only; else a fresh page (no run to
+    re-attach to) plays the first lesson at once."""
+    shared_note = classroom.open_shared_link(visitor, request)
+    if shared_note is not None:
+        return shared_note, "", gr.Timer(active=visitor.replay is not None), gr.skip()
     names = lesson_names()
     if visitor.run_id or visitor.replay is not None or not names:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()

@@ -47,7 +47,7 @@ def catch_up(visitor: Visitor):
     if visitor.replay is not None:
         view.apply_all(visitor.replay.due())
         if visitor.replay.done:
-            visitor.replay = None
+            visitor.replay = None  # kept as visitor.last_replay, to share or export
         return None
     if not visitor.run_id:
         return None

@@ -240,6 +240,19 @@ REVEAL_NO_CLEAR = ("**No clear difference**: a test score on {n} samples wobbles
                    "concluding.")
 REVEAL_OTDD = "Alignment moved the OTDD from {before:.4g} to {after:.4g}: the data did get closer to the source."
 REVEAL_BASELINE = "And the yardstick: {text}."
+SHARE_HEADING = "### For slides and sharing"
+GIF_BUTTON = "Animated GIF of the alignment"
+PNG_BUTTON = "Figures as PNG"
+SHARE_BUTTON = "Read-only share link"
+GIF_FILE = "GIF"
+PNG_FILES = "PNG figures"
+GIF_READY = "GIF ready: {details}."
+NOTHING_TO_ANIMATE = "No projection frames yet: align (step 3) or play a lesson first."
+NOTHING_TO_SHARE = "Nothing to share yet: start a run or play a lesson first."
+SHARE_LINK = ("Anyone with this link can watch a replay of this run, and nothing more (no pause, stop or delete): "
+              "[{link}]({link})  \nLink id: `{share_id}`")
+SHARE_PLAYING = "🔗 A shared run (read-only), replaying in {seconds:.0f} s."
+SHARE_NOT_FOUND = "That share link is unknown or has expired; ask for a new one."
 NO_LESSONS = "No recorded lessons are installed (run `python scripts/record_lessons.py`)."
 NOTHING_TO_EXPORT = "Nothing to export yet: start a run first."
 

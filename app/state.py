@@ -163,6 +163,7 @@ class Visitor:
     drawn: dict[str, int] = field(default_factory=dict)  # figure name -> revision last sent to the page
     replay: Replay | None = None  # a recorded run being shown, fed to the view at watching speed
     lesson: str = ""  # the lesson being shown ("" for none)
+    last_replay: Replay | None = None  # the replay shown last, kept after it ended (to share or export it)
     pair: dict = field(default_factory=dict)  # role -> lessons.Side: the align vs no-align pair followed
     last_state: str = ""
     past_runs: dict[str, str] = field(default_factory=dict)  # earlier run id -> run folder (for replay)
@@ -180,12 +181,13 @@ class Visitor:
     def watch(self, run_id: str) -> None:
         """Follow a (new) run from its first event."""
         self.run_id, self.view, self.drawn, self.replay, self.last_state = run_id, RunView(), {}, None, ""
-        self.lesson = ""
+        self.lesson, self.last_replay = "", None
 
     def replay_events(self, name: str, records: list[dict], note: str = "") -> Replay:
         """Show a recorded run: the poll feeds `records` to a fresh view at watching speed."""
         self.watch("")
         self.view.run_id, self.replay = name, Replay(list(records), note=note)
+        self.last_replay = self.replay
         return self.replay
 
     def needs_redraw(self, name: str, revision_key: str | None = None) -> bool:

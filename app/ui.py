@@ -6,9 +6,9 @@ from typing import Any
 
 import gradio as gr
 
-from . import handlers, lessons, live, messages
+from . import classroom, handlers, lessons, live, messages
 from .state import FreshVisitor
-from .tabs import align, backbone, compare, data, export, lesson, refine, test
+from .tabs import align, backbone, compare, data, export, lesson, refine, share, test
 from .tabs.backbone import backbone_summary
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -38,7 +38,7 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
         gr.Markdown(messages.INTRO, elem_id="intro")
         lesson_ui = lesson.build()  # the page opens on a lesson that plays at once (app/lessons.py)
         steps = {"lesson": lesson_ui, "data": data.build(), "backbone": backbone.build(), "align": align.build(),
-                 "refine": refine.build(), "test": test.build(), "export": export.build(),
+                 "refine": refine.build(), "test": test.build(), "export": export.build(), "share": share.build(),
                  "compare": compare.build()}
         summary = gr.JSON(visible=False)
         summary_button = gr.Button(visible=False)
@@ -48,6 +48,7 @@ def build_ui(warm_up_umap: bool = True) -> gr.Blocks:
         _wire_runs(steps, options, visitor, remembered, timer)
         _wire_results(steps, visitor, timer)
         _wire_lessons(lesson_ui, options, visitor, timer)
+        _wire_share(steps["share"], visitor)
         summary_button.click(live.run_summary, visitor, summary, api_name="run_summary")
         demo.load(handlers.restorer(list(options)), [remembered, visitor],
                   [remembered, timer, steps["align"]["method"], *options.values()], **PRIVATE).then(
@@ -121,6 +122,12 @@ def _wire_lessons(ui: dict, options: dict, visitor, timer) -> None:
     start_pair = handlers.shows_errors(handlers.config_handler(keys, lessons.start_pair))
     ui["pair_start"].click(start_pair, [visitor, *widgets], [ui["pair_status"], timer], api_name="start_pair",
                            show_progress="minimal")
+
+
+def _wire_share(ui: dict, visitor) -> None:
+    ui["gif"].click(classroom.make_gif, visitor, [ui["gif_file"], ui["status"]], api_name="export_gif")
+    ui["png"].click(classroom.make_pngs, visitor, ui["png_files"], api_name="export_png")
+    ui["link"].click(classroom.make_share_link, visitor, ui["status"], api_name="share_link")
 
 
 def _warm_up_projection() -> None:

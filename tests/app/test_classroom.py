@@ -200,3 +200,71 @@ def test_the_guide_follows_the_stage_and_names_the_claim_and_the_formula(lesson_
     assert "ICML 2023" in text and "W(y, y′)" in text and "ghost" in text
     visitor.view.apply({"index": 1, "type": "finished"})
     assert "predict" in lessons.guide(visitor)
+
+
+# -- slides and share links -----------------------------------------------------------------------
+
+def test_the_gif_animates_the_recorded_frames_with_a_stated_size_and_time(tmp_path):
+    from PIL import Image
+    from app import slides
+    view = _view(_run(0.9, frames=5))
+    animation = slides.projection_gif(view.frames, tmp_path / "a.gif")
+    with Image.open(animation.path) as gif:
+        assert gif.size == (slides.SIZE, slides.SIZE) and gif.n_frames == 5 == animation.frames
+        first = np.asarray(gif.convert("RGB"))
+        gif.seek(4)
+        last = np.asarray(gif.convert("RGB"))
+    assert not np.array_equal(first, last)  # the cloud moved
+    assert animation.seconds == pytest.approx((4 * slides.FRAME_MS + slides.HOLD_MS) / 1000)
+    assert "480×480 px, 5 frames" in animation.describe()
+    with pytest.raises(ValueError, match="align first"):
+        slides.projection_gif([], tmp_path / "b.gif")
+
+
+def test_the_figures_come_as_png(tmp_path):
+    from app import slides
+    written = slides.figure_pngs(_view(_run(0.9)), tmp_path)
+    assert [p.name for p in written] == ["projection.png", "alignment_objective.png", "training_curves.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written)
+
+
+class _Request:
+    def __init__(self, query=None, headers=None):
+        self.query_params, self.headers = query or {}, headers or {}
+
+
+def test_a_share_link_opens_a_read_only_replay_for_anyone(tmp_path, monkeypatch, fake_session):
+    from app import classroom, handlers, share
+    monkeypatch.setattr(handlers, "RUNS_DIR", tmp_path)
+    owner = Visitor()
+    owner.replay_events("r", _run(0.9))
+    text = classroom.make_share_link(owner, _Request(headers={"origin": "https://teacher.hf.space"}))
+    share_id = text.split("`")[-2]
+    assert share.SHARE_ID.match(share_id) and f"https://teacher.hf.space/?run={share_id}" in text
+    assert share_id != classroom.make_share_link(owner, _Request()).split("`")[-2]  # a new id each time
+
+    student = Visitor()  # a second browser: another owner, opening the link
+    note, _, timer, _ = lessons.autoplay(student, _Request(query={"run": share_id}))
+    assert "read-only" in note and timer.active and student.run_id == ""
+    student.replay.started -= 1e6
+    live.poll(student)
+    assert student.view.test_metrics == {"accuracy": 0.9}
+    for control in (handlers.pause, handlers.stop, handlers.step, handlers.resume):  # nothing to control
+        with pytest.raises(Exception, match="no run to control"):
+            control(student)
+    assert fake_session.calls == []
+
+
+@pytest.mark.parametrize("bad", ["", "../../etc/passwd", "x" * 22 + "/", None, 42, "AAAAAAAAAAAAAAAAAAAAAA"])
+def test_a_wrong_share_id_opens_nothing(tmp_path, bad):
+    from app import share
+    share.create(tmp_path, [{"type": "run_started"}])
+    assert share.load(tmp_path, bad) is None
+
+
+def test_shares_are_bounded(tmp_path, monkeypatch):
+    from app import share
+    monkeypatch.setattr(share, "MAX_SHARES", 3)
+    ids = [share.create(tmp_path, [{"type": "run_started", "i": i}]) for i in range(5)]
+    assert len(list(share.folder(tmp_path).glob("*.jsonl.gz"))) == 3
+    assert share.load(tmp_path, ids[-1]) is not None
