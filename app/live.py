@@ -144,6 +144,7 @@ def run_summary(visitor: Visitor) -> dict:
             "step": status.step if status is not None else 0,
             "total": status.total if status is not None else 0,
             "queue_position": status.queue_position if status is not None else 0,
+            "eta_s": status.eta_s if status is not None else None,
             "align_losses": view.align_losses, "refine_losses": view.refine_losses,
             "validation": view.val_metrics, "test_metrics": view.test_metrics,
             "align": view.stage_metrics.get("align", {}), "warnings": view.warnings, "error": view.error,
