@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Callable
 
+import gradio as gr
+
 from orca_engine.config import RunConfig
 from orca_engine.shared_runs import RunCache, SharedRuns, Ticket
 
@@ -82,7 +84,7 @@ def records_shown(visitor: Visitor) -> list[dict]:
     return []
 
 
-def make_share_link(visitor: Visitor, request=None) -> str:
+def make_share_link(visitor: Visitor, request: gr.Request = None) -> str:
     """A read-only link to a snapshot of the run the visitor sees (finished, or as far as it got)."""
     from . import share
     from .handlers import RUNS_DIR
@@ -142,5 +144,4 @@ def make_pngs(visitor: Visitor):
 
 
 def _error(text: str):
-    import gradio as gr
     return gr.Error(text)

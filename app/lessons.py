@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,15 +78,15 @@ def play(visitor: Visitor, name: str | None):
 
 def autoplay(visitor: Visitor, request: gr.Request = None):
     """Page load: a share link (`?run=<id>`) replays that run, read-only; else a fresh page (no run to
-    re-attach to) plays the first lesson at once."""
+    re-attach to) plays the first lesson at once (unless ORCA_LESSON_AUTOPLAY=0)."""
     shared_note = classroom.open_shared_link(visitor, request)
     if shared_note is not None:
         return shared_note, "", gr.Timer(active=visitor.replay is not None), gr.skip()
     names = lesson_names()
-    if visitor.run_id or visitor.replay is not None or not names:
+    if visitor.run_id or visitor.replay is not None or not names or os.environ.get("ORCA_LESSON_AUTOPLAY") == "0":
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     note, summary, timer = play(visitor, names[0])
-    return note, summary, timer, names[0]
+    return note, summary, timer, gr.update(choices=choices(), value=names[0])
 
 
 def guide(visitor: Visitor) -> str:

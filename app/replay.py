@@ -1,7 +1,8 @@
 """Replaying recorded event records at watching speed (a cached run, a lesson, an uploaded run).
 
 The recorded times set the pace: each gap between two records is capped at `max_gap_s` (loading
-a backbone or fitting baselines is dull to watch), then the whole run is scaled to last at most
+a backbone or fitting baselines is dull to watch; before the first projection frame at
+`LEAD_GAP_S`, so the first picture comes within a second or two), then the whole run is scaled to last at most
 `max_seconds`. A replay only needs a clock: `due()` hands out the records whose moment has come.
 Pure Python, no gradio: the poll feeds what `due()` returns to the visitor's RunView.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 REPLAY_SECONDS = 30.0  # longest replay of one run
 MAX_GAP_S = 1.0  # longest pause between two records, in recorded time
+LEAD_GAP_S = 0.2  # ... and before the first projection frame (loading data and the body), so pictures come at once
 UNTIMED_GAP_S = 0.02  # records without a "time" (an old events.jsonl) come at this pace
 
 
@@ -19,14 +21,15 @@ def replay_offsets(records: list[dict], max_seconds: float = REPLAY_SECONDS, max
     """Seconds from the start of the replay at which each record is shown (non-decreasing, the
     first at 0, the last at most `max_seconds`)."""
     offsets, total, previous = [], 0.0, None
+    seen_frame = not any(r.get("type") == "projection" for r in records)  # no frames: no lead to shorten
     for record in records:
         stamp = record.get("time")
         if isinstance(stamp, (int, float)) and isinstance(previous, (int, float)):
-            total += min(max(stamp - previous, 0.0), max_gap_s)
+            total += min(max(stamp - previous, 0.0), max_gap_s if seen_frame else LEAD_GAP_S)
         elif offsets:
             total += UNTIMED_GAP_S
         offsets.append(total)
-        previous = stamp
+        previous, seen_frame = stamp, seen_frame or record.get("type") == "projection"
     scale = min(1.0, max_seconds / total) if total > 0 else 1.0
     return [o * scale for o in offsets]
 

@@ -73,11 +73,25 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def visit(url: str, example: str, options: dict, backbone: str, result: dict, deadline: float) -> None:
+def open_page(url: str, example: str, result: dict) -> None:
+    """A student opens the page and picks the example (before the class presses Start together)."""
     from gradio_client import Client
     try:
-        client = Client(url, verbose=False)
-        client.predict(example, api_name="/use_example")
+        started = time.time()
+        result["client"] = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
+        result["client"].predict(example, api_name="/use_example")
+        result["open_s"] = time.time() - started
+    except Exception as error:  # noqa: BLE001 - reported per visitor
+        result.update(state="exception", error=f"open: {type(error).__name__}: {error}")
+
+
+def visit(url: str, example: str, options: dict, backbone: str, result: dict, deadline: float) -> None:
+    if "client" not in result:
+        open_page(url, example, result)
+    client = result.pop("client", None)
+    if client is None:
+        return
+    try:
         started = time.time()
         status = client.predict(**options, model_backbone=backbone, api_name="/start_refine")[0]
         result.update(how=_how(status), status=status.splitlines()[0][:90])
@@ -110,19 +124,23 @@ def _how(status: str) -> str:
     return "own run"
 
 
-def probe(url: str, stop: threading.Event, out: dict) -> None:
-    from gradio_client import Client
-    client = Client(url, verbose=False)
-    page, poll = [], []
-    while not stop.is_set():
-        t = time.time()
-        urllib.request.urlopen(url, timeout=30).read()
-        page.append(time.time() - t)
-        t = time.time()
-        client.predict(api_name="/run_summary")
-        poll.append(time.time() - t)
-        stop.wait(1.0)
-    out.update(page=page, poll=poll)
+PROBE = """
+import json, sys, time, urllib.request
+from gradio_client import Client
+url, out = sys.argv[1], sys.argv[2]
+client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
+page, poll = [], []
+while True:
+    t = time.time(); urllib.request.urlopen(url, timeout=600).read(); page.append(time.time() - t)
+    t = time.time(); client.predict(api_name="/run_summary"); poll.append(time.time() - t)
+    open(out, "w").write(json.dumps({"page": page, "poll": poll}))
+    time.sleep(1.0)
+"""
+
+
+def start_probe(url: str, out: Path) -> subprocess.Popen:
+    """Its own process, so the visitors' threads in this one do not slow its measurements."""
+    return subprocess.Popen([sys.executable, "-c", PROBE, url, str(out)], cwd=ROOT)
 
 
 def quantiles(values: list[float]) -> str:
@@ -152,21 +170,27 @@ def main(argv: list[str] | None = None) -> None:
         if not args.cold:  # the teacher (or the first student) ran the default once already
             visit(url, "digits", {}, args.backbone, warm, time.time() + 3600)
             print("warm-up:", json.dumps(warm), flush=True)
-        stop, probed = threading.Event(), {}
-        prober = threading.Thread(target=probe, args=(url, stop, probed))
-        prober.start()
-        deadline = time.time() + args.budget_s
+        probe_file = runs / "probe.json"
+        prober = start_probe(url, probe_file)
         plans = [("default", "digits", {})] * args.default_share
         plans += [("other", o["example"], o["options"]) for o in OTHERS][:args.visitors - args.default_share]
         results = [dict(kind=kind, example=ex, options=opt) for kind, ex, opt in plans]
+        opening = [threading.Thread(target=open_page, args=(url, r["example"], r)) for r in results]
+        for t in opening:  # the class opens the page over about a minute
+            t.start()
+            time.sleep(2.0)
+        for t in opening:
+            t.join()
+        deadline = time.time() + args.budget_s
         threads = [threading.Thread(target=visit, args=(url, r["example"], r["options"], args.backbone, r, deadline))
                    for r in results]
-        for t in threads:
+        for t in threads:  # ... then everyone presses Start together
             t.start()
         for t in threads:
             t.join()
-        stop.set()
-        prober.join()
+        prober.terminate()
+        prober.wait(30)
+        probed = json.loads(probe_file.read_text()) if probe_file.exists() else {}
         rss = peak_rss_mb(server.pid)
     finally:
         server.terminate()
@@ -199,6 +223,9 @@ def render(args, warm: dict, results: list[dict], probed: dict, rss: float) -> s
         lines.append(f"| {kind} | {how} | {len(rows)} | {_mm(first)} | {_mm(done)} | "
                      f"{', '.join(map(str, queue)) or '—'} | {len(rows) - len(done)} |")
     errors = [r["error"] for r in results if r.get("error")]
+    opens = [r["open_s"] for r in results if "open_s" in r]
+    lines += ["", f"Opening the page and picking the example (the class arriving 2 s apart): median / max "
+                  f"{_mm(opens)} s."]
     lines += ["", f"Page `/` latency, median / p95: {quantiles(probed.get('page', []))} s; "
                   f"`/run_summary` poll: {quantiles(probed.get('poll', []))} s "
                   f"({len(probed.get('page', []))} probes). Server peak RSS: {rss:.0f} MB."]

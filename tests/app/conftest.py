@@ -151,6 +151,10 @@ def live_app():
     runs = Path(tempfile.mkdtemp(prefix="orca-app-runs-"))
     old_dir, old_session = handlers.RUNS_DIR, handlers._session
     handlers.RUNS_DIR, handlers._session = runs, None
+    # Pages open without the lesson playing (a test that wants it sets ORCA_LESSON_AUTOPLAY=1): a
+    # replay in the main view would race the flows these tests click through.
+    autoplay = os.environ.get("ORCA_LESSON_AUTOPLAY")
+    os.environ["ORCA_LESSON_AUTOPLAY"] = "0"
     demo = build_ui(warm_up_umap=False)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                             quiet=True, **launch_options())
@@ -159,6 +163,10 @@ def live_app():
     finally:
         demo.close()
         handlers.RUNS_DIR, handlers._session = old_dir, old_session
+        if autoplay is None:
+            os.environ.pop("ORCA_LESSON_AUTOPLAY", None)
+        else:
+            os.environ["ORCA_LESSON_AUTOPLAY"] = autoplay
         shutil.rmtree(runs, ignore_errors=True)
 
 

@@ -53,6 +53,9 @@ def _run(accuracy, objective="otdd-exact", frames=4, t0=1000.0, n_test=360):
 def test_replay_offsets_cap_gaps_and_fit_the_replay_time():
     records = [{"time": t} for t in (0.0, 0.5, 100.0, 100.2)]  # a 99.5 s gap (loading a backbone)
     assert replay_offsets(records, max_seconds=30, max_gap_s=1.0) == pytest.approx([0.0, 0.5, 1.5, 1.7])
+    lead = [{"time": 0.0}, {"time": 5.0, "type": "stage_started"}, {"time": 9.0, "type": "projection"},
+            {"time": 20.0}]
+    assert replay_offsets(lead, max_seconds=30, max_gap_s=1.0) == pytest.approx([0.0, 0.2, 0.4, 1.4])  # first frame soon
     many = [{"time": float(t)} for t in range(1000)]
     offsets = replay_offsets(many, max_seconds=30)
     assert offsets[0] == 0 and offsets[-1] == pytest.approx(30) and offsets == sorted(offsets)
@@ -139,7 +142,7 @@ def test_compacting_keeps_every_event_but_thins_frames_and_points():
 def test_a_fresh_page_plays_the_first_lesson_at_once(lesson_dir):
     visitor = Visitor()
     note, summary, timer, name = lessons.autoplay(visitor)
-    assert name == "toy" and "Toy lesson" in note and summary == "two runs" and timer.active
+    assert name["value"] == "toy" and "Toy lesson" in note and summary == "two runs" and timer.active
     assert visitor.replay is not None and set(visitor.pair) == {"aligned", "no-align"}
     live.poll(visitor)  # the first records are due at once: the view starts filling immediately
     assert visitor.view.run_id == "r" and visitor.view.cursor > 0
