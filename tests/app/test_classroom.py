@@ -271,3 +271,65 @@ def test_shares_are_bounded(tmp_path, monkeypatch):
     ids = [share.create(tmp_path, [{"type": "run_started", "i": i}]) for i in range(5)]
     assert len(list(share.folder(tmp_path).glob("*.jsonl.gz"))) == 3
     assert share.load(tmp_path, ids[-1]) is not None
+
+
+# -- the pair in one click, through the classroom ----------------------------------------------------
+
+def _pair_stage(name):
+    from orca_engine.events import StageFinished, StageStarted, StepLogged, ValidationLogged
+
+    def stage(ctx):
+        yield StageStarted(name, total_steps=2)
+        aligned = ctx.config.align.objective != "none"
+        for i in (1, 2):
+            ctx.control.checkpoint()
+            yield StepLogged(name, i, 2, loss=1.0 / i)
+        if name == "refine":
+            yield ValidationLogged("refine", 1.0, {"accuracy": 0.85 if aligned else 0.7})
+        metrics = {"test": {"accuracy": 0.9 if aligned else 0.8}} if name == "evaluate" else {}
+        if name == "evaluate":
+            ctx.metrics["test"] = metrics["test"]
+        yield StageFinished(name, metrics=metrics)
+    return stage
+
+
+def test_align_vs_no_align_in_one_click_is_shared_by_the_class(tmp_path, monkeypatch):
+    import time
+    from app import classroom, handlers
+    from orca_engine.session import Session
+    from orca_engine.stages import STAGES
+    monkeypatch.setitem(STAGES._items, "prepare", lambda ctx: iter([]))
+    for name in ("align", "refine", "evaluate"):
+        monkeypatch.setitem(STAGES._items, name, _pair_stage(name))
+    monkeypatch.setattr(handlers, "RUNS_DIR", tmp_path)
+    monkeypatch.setattr(handlers, "_session", Session(runs_dir=tmp_path, live_projection=False))
+    monkeypatch.setattr(classroom, "_shared", None)
+
+    first = Visitor()
+    handlers.use_example(first, "iris")
+    status, timer = lessons.start_pair(first, {"model.backbone": "tiny-bert"})
+    assert timer.active and "aligned (ORCA)" in status and "no alignment" in status
+    runs = {role: side.run_id for role, side in first.pair.items()}
+    assert set(runs) == {"aligned", "no-align"} and len(set(runs.values())) == 2
+    configs = {role: handlers.session().config(run_id) for role, run_id in runs.items()}
+    assert configs["aligned"].align.objective == "otdd-exact" and configs["no-align"].align.objective == "none"
+    assert configs["aligned"].seed == configs["no-align"].seed
+    assert configs["aligned"].refine == configs["no-align"].refine  # same budget
+    deadline = time.monotonic() + 60
+    while lessons.pair_active(first):
+        assert time.monotonic() < deadline, "the pair never finished"
+        live.poll(first)
+        time.sleep(0.05)
+    live.poll(first)
+    assert "0.9" in lessons.reveal(first, "Yes, clearly") and "0.8" in lessons.reveal(first, None)
+
+    second = Visitor()  # a classmate asking for the same pair: both replay, nothing is computed
+    handlers.use_example(second, "iris")
+    _wait_cached = time.monotonic() + 30
+    while len(classroom.shared().cache.keys()) < 2:
+        assert time.monotonic() < _wait_cached
+        time.sleep(0.05)
+    status, _ = lessons.start_pair(second, {"model.backbone": "tiny-bert"})
+    assert status.count("Replaying an identical run") == 2
+    assert all(side.replay is not None and not side.run_id for side in second.pair.values())
+    assert len(handlers.session().runs()) == 2
