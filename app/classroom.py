@@ -145,3 +145,11 @@ def make_pngs(visitor: Visitor):
 
 def _error(text: str):
     return gr.Error(text)
+
+
+def with_queue_eta(status):
+    """A queued run's status with a rough ETA (runs ahead × the median of recent runs), else unchanged."""
+    import dataclasses
+    if status.state != "queued" or status.eta_s is not None:
+        return status
+    return dataclasses.replace(status, eta_s=shared().queue_eta_s(status.queue_position))

@@ -53,7 +53,7 @@ def catch_up(visitor: Visitor):
         return None
     try:  # through the classroom: a visitor watching a shared run reads it too
         view.apply_all(classroom.shared().events(visitor.run_id, view.cursor, visitor.owner))
-        return classroom.shared().status(visitor.run_id, visitor.owner)
+        return classroom.with_queue_eta(classroom.shared().status(visitor.run_id, visitor.owner))
     except OrcaError:  # released by the server: what happened is on disk
         if view.run_dir:
             try:

@@ -166,6 +166,7 @@ STATE_NAMES = {
     "cancelled": "Stopped",
 }
 QUEUE_POSITION = "position {position} in the queue: another visitor's run is using the machine"
+QUEUE_ETA = " · starts in about {eta} (runs ahead × the median length of recent runs)"
 PROGRESS = "{state}: {stage} step {step}/{total} · elapsed {elapsed} · ETA {eta}"
 PROGRESS_NO_STEPS = "{state}: {stage} · elapsed {elapsed}"
 UNKNOWN_ETA = "—"

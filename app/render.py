@@ -81,7 +81,8 @@ def progress_text(status) -> str:
     if status.state == "failed":
         return messages.FAILED.format(message=status.error)
     if status.state == "queued":
-        return f"{state}: " + messages.QUEUE_POSITION.format(position=status.queue_position)
+        text = f"{state}: " + messages.QUEUE_POSITION.format(position=status.queue_position)
+        return text + (messages.QUEUE_ETA.format(eta=duration(status.eta_s)) if status.eta_s is not None else "")
     if status.total:
         return messages.PROGRESS.format(state=state, stage=status.stage, step=status.step, total=status.total,
                                         elapsed=duration(status.elapsed_s), eta=duration(status.eta_s))

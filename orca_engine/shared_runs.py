@@ -48,6 +48,7 @@ class SharedRuns:
         self._live: dict[str, str] = {}  # key -> id of the run computing it
         self._keys: dict[str, str] = {}  # run id -> key, until that launch ends
         self._viewers: dict[str, set[str]] = {}  # run id -> visitors watching it, starter included
+        self._durations: list[float] = []  # seconds of the latest finished runs (queue ETAs)
         session.add_end_listener(self._ended)
 
     def request(self, config: RunConfig | dict, stages: Iterable[str], viewer: str, projection_method: str = "pca",
@@ -102,6 +103,15 @@ class SharedRuns:
         except RunError:
             return False
 
+    def queue_eta_s(self, position: int) -> float | None:
+        """A rough wait for queue `position`: that many runs ahead, each as long as the median of
+        the latest finished runs (None before any finished)."""
+        with self._lock:
+            recent = sorted(self._durations)
+        if not recent or position <= 0:
+            return None
+        return position * recent[len(recent) // 2]
+
     # -- leaving -------------------------------------------------------------------------------
     def leave(self, run_id: str, viewer: str) -> bool:
         """`viewer` stops watching `run_id`. True when the run is not theirs to stop (someone else's,
@@ -135,9 +145,18 @@ class SharedRuns:
             key = self._keys.pop(run_id, None)
             if key is not None and self._live.get(key) == run_id:
                 del self._live[key]
+        status = self.session.status(run_id)
+        if state in ("finished", "idle"):
+            with self._lock:
+                self._durations = (self._durations + [_computing_s(self.session.events(run_id))])[-10:]
         if key is None or self.cache is None or state not in ("finished", "idle"):
             return
-        status = self.session.status(run_id)
         if time_dependent(status.metrics):
             return
         self.cache.put(key, self.session.events(run_id), run_id)
+
+
+def _computing_s(records: list[dict]) -> float:
+    """Seconds a run computed: from its (last) start of running to its last event, not its wait in the queue."""
+    starts = [r["time"] for r in records if r.get("type") == "state" and r.get("state") == "running"]
+    return max(0.0, records[-1]["time"] - (starts[-1] if starts else records[0]["time"])) if records else 0.0

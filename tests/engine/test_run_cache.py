@@ -192,3 +192,11 @@ def test_the_cache_stays_under_its_disk_bound_and_evicts_the_least_recently_used
 def test_a_cache_key_must_be_a_hex_digest(tmp_path):
     with pytest.raises(ValueError):
         RunCache(tmp_path).get("../../etc")
+
+
+def test_a_queued_run_is_told_a_rough_wait_from_recent_runs(shared, gate):
+    assert shared.queue_eta_s(2) is None  # nothing finished yet: no guess
+    first = _finished(shared, gate, {"data": {"source": "digits"}})
+    events = shared.session.events(first.run_id)
+    running = next(r["time"] for r in events if r["type"] == "state" and r["state"] == "running")
+    assert shared.queue_eta_s(3) == pytest.approx(3 * (events[-1]["time"] - running))
