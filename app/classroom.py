@@ -58,8 +58,9 @@ def start(visitor: Visitor, config: RunConfig, stages: tuple[str, ...], before_s
 
 def replay_note(ticket: Ticket, seconds: float) -> str:
     finished = time.localtime(ticket.finished_at or time.time())
-    return messages.REPLAY_CACHED.format(clock=time.strftime("%H:%M", finished),
+    text = messages.REPLAY_CACHED.format(clock=time.strftime("%H:%M", finished),
                                          date=time.strftime("%Y-%m-%d", finished), seconds=seconds)
+    return text + (" " + messages.REPLAY_TIME_LIMITED.format(reason=ticket.note) if ticket.note else "")
 
 
 def leave(visitor: Visitor) -> bool:

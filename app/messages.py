@@ -209,6 +209,7 @@ REPLAYING = "Replaying `{name}` from its recorded events."
 # -- the classroom: shared runs, replays, lessons, share links --------------------------------------
 REPLAY_CACHED = ("▶ Replaying an identical run finished at {clock} ({date}): same data, settings, seed and code, "
                  "so the same result. No queue, no training; it plays in {seconds:.0f} s.")
+REPLAY_TIME_LIMITED = "Note: that run's {reason}, so a fresh run on a quieter machine could go further."
 ATTACHED = ("👥 Watching an identical run another visitor started ({viewers} watching): no second copy is "
             "computed. You can watch it, not pause or stop it.")
 SHARED_READ_ONLY = ("You are watching a run another visitor started (identical settings are computed once): it is "

@@ -92,7 +92,8 @@ def run_key(config: RunConfig, stages: Iterable[str], projection_method: str = "
 
 def time_dependent(metrics: dict) -> str:
     """Why a finished run's outcome depends on the machine's speed ('' when it does not): a stage
-    stopped by a seconds limit would stop elsewhere on another day, so such a run is not cached."""
+    stopped by a seconds limit could stop elsewhere on another day. Such a run is still cached (the
+    class asked for exactly these settings), and its replay says so."""
     for stage, values in metrics.items():
         if isinstance(values, dict) and "max_seconds" in str(values.get("stopped_by", "")):
             return f"{stage} stopped by {values['stopped_by']}"
@@ -106,6 +107,7 @@ class CachedRun:
     finished_at: float  # when the original run finished (epoch seconds)
     run_id: str  # the original run's id
     seconds: float  # how long the original run took, first event to last
+    note: str = ""  # why a fresh run might differ (a stage stopped by a seconds limit), else ""
 
 
 class RunCache:
@@ -135,16 +137,16 @@ class RunCache:
             os.utime(entry, (now, now))
         except OSError:
             pass
-        return CachedRun(key, records, meta["finished_at"], meta["run_id"], meta["seconds"])
+        return CachedRun(key, records, meta["finished_at"], meta["run_id"], meta["seconds"], meta.get("note", ""))
 
-    def put(self, key: str, records: list[dict], run_id: str) -> bool:
+    def put(self, key: str, records: list[dict], run_id: str, note: str = "") -> bool:
         """Store a finished run's records under `key`; False when the entry alone exceeds the bound."""
         entry = self._entry(key)
         text = "".join(json.dumps(r, separators=(",", ":"), default=_jsonable) + "\n" for r in records)
         data = gzip.compress(text.encode(), compresslevel=6)
         times = [r.get("time", 0.0) for r in records] or [0.0]
         meta = {"run_id": run_id, "finished_at": times[-1], "seconds": round(times[-1] - times[0], 3),
-                "events": len(records), "code": code_version()}
+                "events": len(records), "code": code_version(), "note": note}
         if len(data) > self.max_bytes:
             return False
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ run computes, everyone else watches it.
 Attached viewers read a run but never control it: pause, step, cancel and release go to the
 Session with the viewer as owner, and the Session refuses them. When a run's starter leaves while
 others still watch, the run is handed to one of them, so it is not cancelled under the class.
-A run that finishes (or ends its stages, idle) is put in the cache under its key, unless a
-seconds limit stopped one of its stages (then its outcome depends on the machine's speed).
+A run that finishes (or ends its stages, idle) is put in the cache under its key; when a seconds
+limit stopped one of its stages, the entry says so (a fresh run on a faster machine could differ).
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ class Ticket:
     records: tuple = ()  # a replay's event records
     finished_at: float | None = None  # a replay: when the original run finished (epoch seconds)
     seconds: float = 0.0  # a replay: how long the original run took
+    note: str = ""  # a replay: why a fresh run might differ ("" when it would not)
 
 
 class SharedRuns:
@@ -60,7 +61,8 @@ class SharedRuns:
         key = run_key(config, stages, projection_method)
         cached = self.cache.get(key) if self.cache is not None else None
         if cached is not None:
-            return Ticket("replay", cached.run_id, key, tuple(cached.records), cached.finished_at, cached.seconds)
+            return Ticket("replay", cached.run_id, key, tuple(cached.records), cached.finished_at, cached.seconds,
+                          cached.note)
         with self._lock:  # held across the start, so two identical requests cannot both start a run
             run_id = self._live.get(key)
             if run_id is not None and self._active(run_id):
@@ -151,9 +153,7 @@ class SharedRuns:
                 self._durations = (self._durations + [_computing_s(self.session.events(run_id))])[-10:]
         if key is None or self.cache is None or state not in ("finished", "idle"):
             return
-        if time_dependent(status.metrics):
-            return
-        self.cache.put(key, self.session.events(run_id), run_id)
+        self.cache.put(key, self.session.events(run_id), run_id, note=time_dependent(status.metrics))
 
 
 def _computing_s(records: list[dict]) -> float:

@@ -333,3 +333,12 @@ def test_align_vs_no_align_in_one_click_is_shared_by_the_class(tmp_path, monkeyp
     assert status.count("Replaying an identical run") == 2
     assert all(side.replay is not None and not side.run_id for side in second.pair.values())
     assert len(handlers.session().runs()) == 2
+
+
+def test_a_replay_says_when_and_whether_a_fresh_run_could_differ():
+    from app import classroom
+    from orca_engine.shared_runs import Ticket
+    ticket = Ticket("replay", "r", "k" * 64, (), finished_at=1_700_000_000.0, note="align stopped by align.max_seconds")
+    text = classroom.replay_note(ticket, 30)
+    assert "finished at" in text and "30 s" in text and "align.max_seconds" in text
+    assert "could go further" not in classroom.replay_note(Ticket("replay", "r", "k" * 64, (), 1_700_000_000.0), 30)

@@ -159,9 +159,13 @@ def test_the_starter_leaving_hands_the_run_to_a_watcher(shared, gate):
     gate.set()
 
 
-def test_a_run_stopped_by_a_seconds_limit_is_not_cached():
-    assert run_cache.time_dependent({"align": {"stopped_by": "align.max_seconds = 120 reached"}})
+def test_a_run_stopped_by_a_seconds_limit_is_cached_with_a_note(tmp_path):
+    reason = run_cache.time_dependent({"align": {"stopped_by": "align.max_seconds = 120 reached"}})
+    assert "align stopped by align.max_seconds" in reason
     assert not run_cache.time_dependent({"align": {"stopped_by": "plateau: ..."}, "test": {"accuracy": 1.0}})
+    cache, key = RunCache(tmp_path), "a" * 64
+    cache.put(key, [{"index": 0, "time": 1.0, "type": "finished"}], "run", note=reason)
+    assert cache.get(key).note == reason
 
 
 def test_the_cache_stays_under_its_disk_bound_and_evicts_the_least_recently_used(tmp_path):
