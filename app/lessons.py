@@ -100,7 +100,8 @@ def guide(visitor: Visitor) -> str:
 
 def start_pair(visitor: Visitor, values: dict[str, Any]):
     """Two runs of the visitor's settings, aligned and not (same seed and budget), side by side."""
-    from .handlers import _check_fair_use, run_config
+    from . import limits
+    from .handlers import _check_fair_use, run_config, session
     from orca_engine.config import RunConfig
     aligned = run_config(visitor, values)
     if aligned.align.objective == "none":
@@ -112,7 +113,9 @@ def start_pair(visitor: Visitor, values: dict[str, Any]):
     for role, config in (("aligned", aligned), ("no-align", plain)):
         ticket = classroom.shared().request(config, ("align", "refine", "evaluate"), viewer=visitor.owner,
                                             projection_method=visitor.projection_method,
-                                            source_name=visitor.source_name or None)
+                                            source_name=visitor.source_name or None,
+                                            before_start=lambda: limits.PUBLIC.check_live_runs(
+                                                session().active_count(visitor.owner)))
         side = Side(role, RunView())
         if ticket.kind == "replay":
             side.replay = Replay(list(ticket.records))
