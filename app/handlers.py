@@ -22,10 +22,10 @@ import gradio as gr
 
 from orca_engine.config import RunConfig
 from orca_engine.errors import OrcaError
-from orca_engine.session import RunState, events_from_file, events_on_disk, is_example, projection_status
+from orca_engine.session import events_from_file, events_on_disk, is_example, projection_status
 from orca_engine.session import compare_runs as engine_compare
 
-from . import limits, messages, render, tokens
+from . import classroom, limits, messages, render, tokens
 from .data_step import load_data
 from .friendly import shows_errors
 from .server import keep_run, remove_download, runs_dir, session
@@ -170,12 +170,11 @@ def _start_new_run(visitor: Visitor, config: RunConfig, stages: tuple[str, ...])
     """Within the public limits, replace the visitor's run by a new one of `stages`, and watch it."""
     _check_fair_use(visitor, config)
     _retire_current(visitor)
-    limits.PUBLIC.check_live_runs(session().active_count(visitor.owner))
-    visitor.watch(session().start(config, stages=stages, owner=visitor.owner,
-                                  projection_method=visitor.projection_method,
-                                  source_name=visitor.source_name or None))
-    visitor.last_state = ""
-    return messages.STATE_NAMES["queued"], gr.Timer(active=True)
+    # An identical run is replayed from the cache or watched while it computes (app/classroom.py);
+    # only a new run counts against the visitor's live runs.
+    status = classroom.start(visitor, config, stages, before_start=lambda: limits.PUBLIC.check_live_runs(
+        session().active_count(visitor.owner)))
+    return status, gr.Timer(active=True)
 
 
 def _check_fair_use(visitor: Visitor, config: RunConfig) -> None:
@@ -191,6 +190,8 @@ def _retire_current(visitor: Visitor) -> None:
     if not visitor.run_id:
         return
     try:
+        if classroom.leave(visitor):  # a shared run goes on for the others watching it
+            return
         run_dir = str(session().run_dir(visitor.run_id, owner=visitor.owner))
         session().discard(visitor.run_id, owner=visitor.owner)
     except OrcaError:
@@ -200,8 +201,9 @@ def _retire_current(visitor: Visitor) -> None:
 
 
 def _status(visitor: Visitor):
-    """The visitor's run's RunStatus, or None when there is none (or the server no longer holds it)."""
-    if not visitor.run_id:
+    """The visitor's run's RunStatus, or None when there is none, the server no longer holds it, or it
+    is not theirs to continue (a shared run: app/classroom.py)."""
+    if not visitor.run_id or classroom.is_shared_with_me(visitor):
         return None
     try:
         return session().status(visitor.run_id, owner=visitor.owner)
@@ -214,6 +216,8 @@ def _control(verb: str) -> Callable:
     def control(visitor: Visitor) -> str:
         if not visitor.run_id:
             raise gr.Error(messages.NO_ACTIVE_RUN)
+        if classroom.is_shared_with_me(visitor):
+            raise gr.Error(messages.SHARED_READ_ONLY)
         getattr(session(), verb)(visitor.run_id, owner=visitor.owner)
         return render.progress_text(session().status(visitor.run_id, owner=visitor.owner))
     control.__name__ = verb

@@ -16,16 +16,17 @@ import gradio as gr
 from orca_engine.errors import OrcaError
 from orca_engine.session import events_on_disk, projection_status
 
-from . import messages, render
+from . import classroom, lessons, messages, render
 from .server import session
 from .state import TERMINAL, Visitor
 
-REPLAY_CHUNK = 25  # recorded events fed to the view per tick when replaying
 WATCHING = ("queued", "running", "paused")
 
 POLL_OUTPUTS = ("align_status", "refine_status", "loss_plot", "projection_plot", "heatmap_plot", "curves_plot",
                 "test_status", "test_metrics", "test_plot", "trial_table", "run_bar", "run_status", "run_pause",
-                "run_resume", "run_step", "run_stop", "timer")
+                "run_resume", "run_step", "run_stop", "projection_scrub", "lesson_guide", "pair_plot", "pair_table",
+                "timer")
+LESSON_OUTPUTS = {"lesson_guide": "guide", "pair_plot": "pair_plot", "pair_table": "pair_table"}  # -> lesson tab
 TEXT_OUTPUTS = ("align_status", "refine_status", "test_status", "run_status")
 BUTTONS = ("run_pause", "run_resume", "run_step", "run_stop")
 FIGURE_MIN_INTERVAL_S = 1.0  # while a run goes on, a figure is redrawn at most this often (the browser's CPU)
@@ -54,16 +55,15 @@ def catch_up(visitor: Visitor):
     """Fold the events the visitor has not seen; the run's RunStatus, or None when replaying / gone."""
     view = visitor.view
     if visitor.replay is not None:
-        chunk, visitor.replay = visitor.replay[:REPLAY_CHUNK], visitor.replay[REPLAY_CHUNK:]
-        view.apply_all(chunk)
-        if not visitor.replay:
-            visitor.replay = None if view.outcome else []
+        view.apply_all(visitor.replay.due())
+        if visitor.replay.done:
+            visitor.replay = None  # kept as visitor.last_replay, to share or export
         return None
     if not visitor.run_id:
         return None
-    try:
-        view.apply_all(session().events(visitor.run_id, since=view.cursor, owner=visitor.owner))
-        return session().status(visitor.run_id, owner=visitor.owner)
+    try:  # through the classroom: a visitor watching a shared run reads it too
+        view.apply_all(classroom.shared().events(visitor.run_id, view.cursor, visitor.owner))
+        return classroom.with_queue_eta(classroom.shared().status(visitor.run_id, visitor.owner))
     except OrcaError:  # released by the server: what happened is on disk
         if view.run_dir:
             try:
@@ -96,7 +96,10 @@ def poll(visitor: Visitor) -> tuple:
     out["test_metrics"] = (render.test_metric_rows(visitor.view) if visitor.needs_redraw("test_metrics", "test")
                            else gr.skip())
     out.update(button_updates(visitor, state))
-    replaying = visitor.replay is not None
+    out["projection_scrub"] = scrub_update(visitor) if visitor.needs_redraw("projection_scrub", "projection") \
+        else gr.skip()
+    out.update(lesson_updates(visitor))
+    replaying = visitor.replay is not None or lessons.pair_active(visitor)
     out["timer"] = gr.skip() if state in WATCHING or replaying else gr.Timer(active=False)
     return tuple(out[name] for name in POLL_OUTPUTS)
 
@@ -150,9 +153,13 @@ def align_status(visitor: Visitor, status, rate: float | None = None) -> str:
     elif view.outcome in TERMINAL:
         text = render.outcome_text(view)
     elif visitor.replay is not None:
-        text = messages.REPLAYING.format(name=view.run_id)
+        text = visitor.replay.note or messages.REPLAYING.format(name=view.run_id)
     else:
         text = messages.NO_RUN
+    if visitor.replay is not None and visitor.replay.note and text != visitor.replay.note:
+        text = visitor.replay.note + "\n\n" + text
+    elif status is not None and status.state in WATCHING and classroom.is_shared_with_me(visitor):
+        text = messages.ATTACHED.format(viewers=classroom.shared().viewers(visitor.run_id)) + "\n\n" + text
     warnings = render.warnings_text(view, stages=("prepare", "align"))
     return text + ("\n\n" + warnings if warnings else "")
 
@@ -185,7 +192,48 @@ def run_summary(visitor: Visitor) -> dict:
             "step": status.step if status is not None else 0,
             "total": status.total if status is not None else 0,
             "queue_position": status.queue_position if status is not None else 0,
+            "eta_s": status.eta_s if status is not None else None,
             "align_losses": view.align_losses, "refine_losses": view.refine_losses,
             "validation": view.val_metrics, "test_metrics": view.test_metrics,
             "align": view.stage_metrics.get("align", {}), "warnings": view.warnings, "error": view.error,
             "projection_frames": view.revisions["projection"], "events_seen": view.cursor}
+
+
+# -- the scrubber: step back through the projection frames of a run, live or finished ----------------
+
+def scrub_update(visitor: Visitor) -> Any:
+    """The slider's range follows the frames; its handle follows the newest unless the visitor moved it."""
+    frames = visitor.view.frames
+    last = max(len(frames) - 1, 0)
+    if visitor.view.scrub is None:
+        return gr.update(maximum=max(last, 1), value=last, interactive=bool(frames))
+    return gr.update(maximum=max(last, 1), interactive=True)
+
+
+def scrub(visitor: Visitor, index: float | None):
+    """Show projection frame `index` (the ghost and the centre's path up to it)."""
+    view = visitor.view
+    if view.frames:
+        view.scrub = int(index or 0) if int(index or 0) < len(view.frames) - 1 else None
+    visitor.needs_redraw("projection_plot", "projection")  # the poll need not draw it again
+    return render.projection_figure(view)
+
+
+def follow_live(visitor: Visitor):
+    """Back to the newest frame; the projection follows the run again."""
+    visitor.view.scrub = None
+    visitor.needs_redraw("projection_plot", "projection")
+    return render.projection_figure(visitor.view), scrub_update(visitor)
+
+
+def lesson_updates(visitor: Visitor) -> dict[str, Any]:
+    """The guide follows the shown run's stage; the pair's figure and table follow its two runs."""
+    out: dict[str, Any] = {"lesson_guide": gr.skip(), "pair_plot": gr.skip(), "pair_table": gr.skip()}
+    text = lessons.guide(visitor)
+    if visitor.drawn.get("lesson_guide") != hash(text):
+        visitor.drawn["lesson_guide"] = hash(text)
+        out["lesson_guide"] = text
+    if lessons.feed_pair(visitor) or visitor.drawn.get("pair") != len(visitor.pair):
+        visitor.drawn["pair"] = len(visitor.pair)
+        out["pair_plot"], out["pair_table"] = lessons.pair_figure(visitor), lessons.pair_rows(visitor)
+    return out

@@ -173,6 +173,7 @@ STATE_NAMES = {
     "cancelled": "Stopped",
 }
 QUEUE_POSITION = "position {position} in the queue: another visitor's run is using the machine"
+QUEUE_ETA = " · starts in about {eta} (runs ahead × the median length of recent runs)"
 PROGRESS = "{state}: {stage} step {step}/{total} · elapsed {elapsed} · ETA {eta}"
 PROGRESS_NO_STEPS = "{state}: {stage} · elapsed {elapsed}"
 UNKNOWN_ETA = "—"
@@ -220,6 +221,57 @@ REPLAY_PICK = "Your runs"
 REPLAY_UPLOAD = "Or a run zip / events.jsonl"
 REPLAY_BUTTON = "Replay"
 REPLAYING = "Replaying `{name}` from its recorded events."
+
+# -- the classroom: shared runs, replays, lessons, share links --------------------------------------
+REPLAY_CACHED = ("▶ Replaying an identical run finished at {clock} ({date}): same data, settings, seed and code, "
+                 "so the same result. No queue, no training; it plays in {seconds:.0f} s.")
+REPLAY_TIME_LIMITED = "Note: that run's {reason}, so a fresh run on a quieter machine could go further."
+ATTACHED = ("👥 Watching an identical run another visitor started ({viewers} watching): no second copy is "
+            "computed. You can watch it, not pause or stop it.")
+SHARED_READ_ONLY = ("You are watching a run another visitor started (identical settings are computed once): it is "
+                    "read-only for you. Change a setting and start again to get a run of your own.")
+LESSON_PLAYING = "▶ Lesson **{title}**: a recorded run, playing in {seconds:.0f} s. Nothing is trained."
+SCRUB_LABEL = ("Frame: drag to step back through the alignment (grey crosses: where your data started; black "
+               "line: the path of its centre)")
+SCRUB_LIVE = "Newest frame"
+LESSON_PICK = "Lesson"
+LESSON_PLAY = "Play the lesson"
+LESSON_HEADING = ("## Lessons: watch a finished run, then test ORCA's claim\n"
+                  "A recorded run plays at once (nothing is trained). Follow the guide, predict, then reveal the "
+                  "answer from the runs' own numbers. Practitioners: untick *Show the guide* and go to step 1.")
+SHOW_GUIDE = "Show the guide"
+PREDICT_LABEL = "Predict first: will alignment help on this data?"
+REVEAL_BUTTON = "Reveal the answer"
+PAIR_BUTTON = "Align vs no-align on the data of step 1 (same seed and budget)"
+PAIR_PLOT = "Validation score by epoch: aligned vs not aligned"
+PAIR_HEADERS = ["run", "metric", "best validation", "test", "OTDD before → after", "state"]
+REVEAL_NEEDS_PAIR = ("The answer needs both runs: play a lesson with an aligned and a no-align run, or press "
+                     "**Align vs no-align** for your data.")
+REVEAL_WAIT = "Both runs must finish their test first; the answer appears when they have."
+REVEAL_YOU_SAID = "You predicted: **{prediction}**."
+REVEAL_NUMBERS = ("Test {metric}: **{a:.4g}** with alignment, **{b:.4g}** without ({gain:+.4g} for alignment; same "
+                  "data, seed and training budget).")
+REVEAL_HELPED = "On this data and seed, **alignment helped**: the difference is larger than test-set noise."
+REVEAL_HURT = "On this data and seed, **alignment did not help**: the run without it scored better."
+REVEAL_NO_CLEAR = ("**No clear difference**: a test score on {n} samples wobbles by about ±{noise:.3f} (one standard "
+                   "error of the difference), and the gap is within twice that. Run more seeds (step 7) before "
+                   "concluding.")
+REVEAL_OTDD = "Alignment moved the OTDD from {before:.4g} to {after:.4g}: the data did get closer to the source."
+REVEAL_BASELINE = "And the yardstick: {text}."
+SHARE_HEADING = "### For slides and sharing"
+GIF_BUTTON = "Animated GIF of the alignment"
+PNG_BUTTON = "Figures as PNG"
+SHARE_BUTTON = "Read-only share link"
+GIF_FILE = "GIF"
+PNG_FILES = "PNG figures"
+GIF_READY = "GIF ready: {details}."
+NOTHING_TO_ANIMATE = "No projection frames yet: align (step 3) or play a lesson first."
+NOTHING_TO_SHARE = "Nothing to share yet: start a run or play a lesson first."
+SHARE_LINK = ("Anyone with this link can watch a replay of this run, and nothing more (no pause, stop or delete): "
+              "[{link}]({link})  \nLink id: `{share_id}`")
+SHARE_PLAYING = "🔗 A shared run (read-only), replaying in {seconds:.0f} s."
+SHARE_NOT_FOUND = "That share link is unknown or has expired; ask for a new one."
+NO_LESSONS = "No recorded lessons are installed (run `python scripts/record_lessons.py`)."
 NOTHING_TO_EXPORT = "Nothing to export yet: start a run first."
 
 # -- errors (engine errors are shown with their own message after this prefix) ------------------

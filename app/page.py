@@ -61,7 +61,7 @@ def follow_data(visitor: Visitor) -> tuple:
 
 def after_replay(visitor: Visitor) -> tuple:
     """After Replay: step 1 names the replayed run's data, and every result output starts afresh."""
-    records = list(visitor.replay or [])
+    records = list(visitor.replay.records if visitor.replay is not None else [])
     config = visitor.view.config or next((r.get("config", {}) for r in records if r.get("type") == "run_started"), {})
     replayed_data(visitor, [{"type": "run_started", "config": config}])
     return (*replay_data_view(visitor), *render_results(visitor))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from . import messages, plots
+from . import messages, motion, plots
 from .glossary import plain_source_class
 from .state import RunView
 
@@ -85,7 +85,8 @@ def progress_text(status, seconds_per_step: float | None = None) -> str:
     if status.state == "failed":
         return messages.FAILED.format(message=status.error)
     if status.state == "queued":
-        return f"{state}: " + messages.QUEUE_POSITION.format(position=status.queue_position)
+        text = f"{state}: " + messages.QUEUE_POSITION.format(position=status.queue_position)
+        return text + (messages.QUEUE_ETA.format(eta=duration(status.eta_s)) if status.eta_s is not None else "")
     if status.total:
         eta = status.eta_s
         if seconds_per_step is not None and status.state in ("running", "paused"):
@@ -170,19 +171,24 @@ def align_loss_figure(view: RunView):
 
 def projection_figure(view: RunView):
     """The newest frame, with axes that change little within one method so the view does not jump."""
-    p = view.projection
-    if p is None:
+    if not view.frames:
         return plots.empty(messages.PROJECTION_PLOT)
-    source, target, method = np.asarray(p["source_xy"]), np.asarray(p["target_xy"]), p.get("method", "")
+    index = shown_frame(view)
+    method = view.frames[index]["method"]
     previous = view.projection_ranges if view.projection_ranges_method == method else None
-    view.projection_ranges = plots.frame_axis_ranges(source, target, previous)
-    view.projection_ranges_method = method
     distances = view.class_distances or {}
-    return plots.projection_figure(source, target, p["source_labels"], p["target_labels"], step=p.get("step"),
-                                   method=method, class_names=class_names(view) or None,
-                                   source_class_names=[plain_source_class(c) for c in
-                                                       distances.get("source_classes", [])] or None,
-                                   axis_ranges=view.projection_ranges, title=messages.PROJECTION_PLOT)
+    fig, view.projection_ranges = motion.motion_figure(
+        view.frames, index, class_names=class_names(view) or None,
+        source_class_names=[plain_source_class(c) for c in distances.get("source_classes", [])] or None,
+        axis_ranges=previous, title=messages.PROJECTION_PLOT)
+    view.projection_ranges_method = method
+    return fig
+
+
+def shown_frame(view: RunView) -> int:
+    """The frame the projection shows: the one scrubbed to, else the newest."""
+    last = len(view.frames) - 1
+    return last if view.scrub is None else max(0, min(view.scrub, last))
 
 
 def class_names(view: RunView) -> list[str]:

@@ -10,6 +10,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .replay import Replay
+
 TERMINAL = ("finished", "failed", "cancelled")
 
 
@@ -28,6 +32,8 @@ class RunView:
     val_epochs: list[float] = field(default_factory=list)
     val_metrics: dict[str, list[float]] = field(default_factory=dict)
     projection: dict | None = None
+    frames: list = field(default_factory=list)  # every projection frame so far, compact (see `_on_projection`)
+    scrub: int | None = None  # the frame the visitor stepped back to with the scrubber (None: the newest)
     class_distances: dict | None = None
     distance_range: tuple[float, float] | None = None  # the heatmap's colour scale so far (it only widens)
     projection_ranges: tuple | None = None  # axis ranges drawn so far (see plots.frame_axis_ranges)
@@ -114,6 +120,7 @@ class RunView:
 
     def _on_projection(self, r: dict) -> None:
         self.projection = r
+        self.frames.append(compact_frame(r))
         self._bump("projection")
 
     def _on_class_distances(self, r: dict) -> None:
@@ -149,6 +156,14 @@ class RunView:
         self._bump("outcome")
 
 
+def compact_frame(r: dict) -> dict:
+    """A projection frame kept for the scrubber and the motion trail: float32 arrays, not lists."""
+    return {"step": r.get("step"), "method": r.get("method", ""),
+            "source_xy": np.asarray(r.get("source_xy", []), dtype=np.float32).reshape(-1, 2),
+            "target_xy": np.asarray(r.get("target_xy", []), dtype=np.float32).reshape(-1, 2),
+            "source_labels": list(r.get("source_labels", [])), "target_labels": list(r.get("target_labels", []))}
+
+
 @dataclass
 class Visitor:
     """Per-browser-session state (a gr.State value, mutated in place so concurrent events agree)."""
@@ -159,7 +174,10 @@ class Visitor:
     view: RunView = field(default_factory=RunView)
     drawn: dict[str, int] = field(default_factory=dict)  # figure name -> revision last sent to the page
     redrawn_at: dict[str, float] = field(default_factory=dict)  # figure name -> time.monotonic() it was last sent
-    replay: list[dict] | None = None  # events of a replayed run, fed to the view a few per tick
+    replay: Replay | None = None  # a recorded run being shown, fed to the view at watching speed
+    lesson: str = ""  # the lesson being shown ("" for none)
+    last_replay: Replay | None = None  # the replay shown last, kept after it ended (to share or export it)
+    pair: dict = field(default_factory=dict)  # role -> lessons.Side: the align vs no-align pair followed
     last_state: str = ""
     past_runs: dict[str, str] = field(default_factory=dict)  # earlier run id -> run folder (for replay)
     projection_method: str = "pca"  # the view picked in step 3, for this run and the next ones
@@ -178,6 +196,7 @@ class Visitor:
     def watch(self, run_id: str) -> None:
         """Follow a (new) run from its first event; everything the page shows of a run is redrawn."""
         self.run_id, self.view, self.replay = run_id, RunView(), None
+        self.lesson, self.last_replay = "", None
         self.redraw_all()
 
     def redraw_all(self) -> None:
@@ -191,10 +210,12 @@ class Visitor:
         self.shown[name] = value
         return value
 
-    def replay_events(self, name: str, records: list[dict]) -> None:
-        """Show a recorded run: the poll feeds `records` to a fresh view a few at a time."""
+    def replay_events(self, name: str, records: list[dict], note: str = "") -> Replay:
+        """Show a recorded run: the poll feeds `records` to a fresh view at watching speed."""
         self.watch("")
-        self.view.run_id, self.replay = name, list(records)
+        self.view.run_id, self.replay = name, Replay(list(records), note=note)
+        self.last_replay = self.replay
+        return self.replay
 
     def needs_redraw(self, name: str, revision_key: str | None = None) -> bool:
         """True once per change of the view's revision `revision_key` (default: same as `name`)."""

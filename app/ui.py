@@ -8,10 +8,11 @@ import gradio as gr
 
 from orca_engine.session import Session, warm_up_projection
 
-from . import data_step, handlers, live, messages, page, server
+from . import classroom, data_step, handlers, lessons, live, messages, page, server
+from .friendly import shows_errors
 from .glossary import glossary_markdown
 from .state import FreshVisitor
-from .tabs import align, backbone, compare, data, export, refine, runbar, test
+from .tabs import align, backbone, compare, data, export, lesson, refine, runbar, share, test
 from .tabs.backbone import backbone_summary
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -43,8 +44,9 @@ def build_ui(session: Session | None = None, warm_up_umap: bool = True) -> gr.Bl
         timer = gr.Timer(POLL_SECONDS, active=False)
         watchdog = gr.Timer(live.WATCHDOG_SECONDS)
         gr.Markdown(messages.INTRO, elem_id="intro")
-        steps = {"data": data.build(), "backbone": backbone.build(), "align": align.build(),
-                 "refine": refine.build(), "test": test.build(), "export": export.build(),
+        lesson_ui = lesson.build()  # the page opens on a lesson that plays at once (app/lessons.py)
+        steps = {"lesson": lesson_ui, "data": data.build(), "backbone": backbone.build(), "align": align.build(),
+                 "refine": refine.build(), "test": test.build(), "export": export.build(), "share": share.build(),
                  "compare": compare.build(), "run": runbar.build()}
         gr.Markdown(glossary_markdown(), elem_id="glossary")
         summary = gr.JSON(visible=False)
@@ -55,6 +57,8 @@ def build_ui(session: Session | None = None, warm_up_umap: bool = True) -> gr.Bl
         _wire_data(steps, options, visitor, results)
         _wire_runs(steps, options, visitor, remembered, timer, results)
         _wire_results(steps, visitor, timer, results)
+        _wire_lessons(lesson_ui, options, visitor, timer)
+        _wire_share(steps["share"], visitor)
         timer.tick(live.poll, visitor, results[:len(live.POLL_OUTPUTS)], concurrency_limit=None,
                    trigger_mode="always_last", **QUIET)
         watchdog.tick(live.watchdog, visitor, timer, concurrency_limit=None, trigger_mode="always_last", **QUIET)
@@ -62,7 +66,8 @@ def build_ui(session: Session | None = None, warm_up_umap: bool = True) -> gr.Bl
         data_outputs = _data_step_outputs(steps["data"])
         demo.load(handlers.restorer(list(options)), [remembered, visitor],
                   [remembered, timer, steps["align"]["method"], *options.values()], **PRIVATE
-                  ).then(page.data_view, visitor, data_outputs, **QUIET)
+                  ).then(page.data_view, visitor, data_outputs, **QUIET).then(
+            lessons.autoplay, visitor, [lesson_ui["status"], lesson_ui["summary"], timer, lesson_ui["pick"]], **PRIVATE)
     demo.queue(default_concurrency_limit=4)
     return demo
 
@@ -75,7 +80,8 @@ def _result_outputs(steps: dict, timer: gr.Timer) -> list:
                "curves_plot": rf["curves_plot"], "test_status": ts["status"], "test_metrics": ts["metrics"],
                "test_plot": ts["plot"], "trial_table": rf["trials"], "run_bar": run["bar"],
                "run_status": run["status"], "run_pause": run["pause"], "run_resume": run["resume"],
-               "run_step": run["step"], "run_stop": run["stop"], "timer": timer,
+               "run_step": run["step"], "run_stop": run["stop"], "timer": timer, "projection_scrub": al["scrub"],
+               **{name: steps["lesson"][key] for name, key in live.LESSON_OUTPUTS.items()},
                "prediction": ts["prediction"], "sample_image": ts["sample_image"], "sample_plot": ts["sample_plot"],
                "sample_table": ts["sample_table"], "export_status": ex["status"], "export_zip": ex["zip"],
                "export_figures": ex["figures"], "export_command": ex["command"]}
@@ -126,6 +132,8 @@ def _wire_runs(steps: dict, options: dict, visitor, remembered, timer, results: 
         run[name].click(fn, visitor, run["status"], api_name=name, show_progress="hidden")
     al["method"].change(handlers.set_projection, [visitor, al["method"]], al["method_note"],
                         api_name="set_projection").then(handlers.remember, visitor, remembered, **PRIVATE)
+    al["scrub"].release(live.scrub, [visitor, al["scrub"]], al["projection_plot"], **QUIET)
+    al["scrub_live"].click(live.follow_live, visitor, [al["projection_plot"], al["scrub"]], **QUIET)
 
 
 def _wire_results(steps: dict, visitor, timer, results: list) -> None:
@@ -144,3 +152,19 @@ def _wire_results(steps: dict, visitor, timer, results: list) -> None:
     cp["refresh"].click(handlers.compare_runs, visitor, compare_outputs, api_name="compare")
     ts["status"].change(handlers.compare_runs, visitor, compare_outputs, **QUIET)  # a new result: compare follows
 
+
+
+def _wire_lessons(ui: dict, options: dict, visitor, timer) -> None:
+    keys, widgets = list(options), list(options.values())
+    ui["play"].click(lessons.play, [visitor, ui["pick"]], [ui["status"], ui["summary"], timer], api_name="play_lesson")
+    ui["show_guide"].change(lambda show: gr.update(visible=show), ui["show_guide"], ui["guide_box"], **QUIET)
+    ui["reveal"].click(lessons.reveal, [visitor, ui["prediction"]], ui["answer"], api_name="reveal")
+    start_pair = shows_errors(handlers.config_handler(keys, lessons.start_pair))
+    ui["pair_start"].click(start_pair, [visitor, *widgets], [ui["pair_status"], timer], api_name="start_pair",
+                           show_progress="minimal")
+
+
+def _wire_share(ui: dict, visitor) -> None:
+    ui["gif"].click(classroom.make_gif, visitor, [ui["gif_file"], ui["status"]], api_name="export_gif")
+    ui["png"].click(classroom.make_pngs, visitor, ui["png_files"], api_name="export_png")
+    ui["link"].click(classroom.make_share_link, visitor, ui["status"], api_name="share_link")

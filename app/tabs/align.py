@@ -29,6 +29,10 @@ def build() -> dict:
         with gr.Column():
             ui["projection_plot"] = gr.Plot(label=messages.PROJECTION_PLOT, elem_id="align-projection")
             gr.Markdown(messages.LOOK["projection"], elem_classes="hint look")
+    with gr.Row():  # the scrubber: step back through the frames, live or finished (app/live.py)
+        ui["scrub"] = gr.Slider(0, 1, value=0, step=1, label=messages.SCRUB_LABEL, interactive=False,
+                                elem_id="projection-scrub", scale=5)
+        ui["scrub_live"] = gr.Button(messages.SCRUB_LIVE, elem_id="projection-live", scale=1, size="sm")
     ui["heatmap_plot"] = gr.Plot(label=messages.HEATMAP_PLOT, elem_id="align-heatmap")
     gr.Markdown(messages.LOOK["heatmap"], elem_classes="hint look")
     return ui

@@ -1,5 +1,6 @@
 """Handlers as plain functions: errors become page messages, runs are the visitor's own, polls redraw sparingly."""
 import json
+import time
 import zipfile
 
 import gradio as gr
@@ -105,7 +106,11 @@ def test_replay_reads_events_from_a_run_zip(tmp_path, fake_session, upload):
     visitor = Visitor()
     status, timer = handlers.replay(visitor, None, str(archive))
     assert "run.zip" in status and timer.active is True
-    live.poll(visitor)
+    deadline = time.monotonic() + 30
+    while visitor.replay is not None:  # replays play at watching speed (app/replay.py)
+        assert time.monotonic() < deadline, "the replay never ended"
+        live.poll(visitor)
+        time.sleep(0.02)
     assert visitor.view.align_losses == [2.0]
 
 
