@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import messages, plots
@@ -17,7 +18,8 @@ def comparison_rows(comparison: RunComparison) -> tuple[str, list[list]]:
     shown = [[t["variant"], t["seeds"], t["metric"], _num(t["test_mean"]), _num(t["test_std"]),
               _num(t["otdd_before_mean"]), _num(t["otdd_after_mean"]), _num(t["wall_s_mean"], 1)]
              for t in comparison.table]
-    return messages.COMPARE_NOTE.format(dataset=comparison.dataset, n=comparison.runs), shown
+    name = Path(str(comparison.dataset)).name  # an older run may name its upload by the server's path: show the file name
+    return messages.COMPARE_NOTE.format(dataset=name, n=comparison.runs), shown
 
 
 def comparison_chart(table: list[dict]):

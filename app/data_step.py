@@ -51,6 +51,13 @@ def read_upload(visitor: Visitor, file: str | None, label_column: str | None = N
     return (*_data_view(visitor, modality, task), picker)
 
 
+def upload_cleared(visitor: Visitor):
+    """The upload box was emptied: step 1 forgets that file (and any error it caused)."""
+    if visitor.source_name:
+        visitor.data_source, visitor.label_column, visitor.source_name = "", "", ""
+    return (messages.NO_DATA, *_hidden_previews(), gr.update(choices=[], value=None), "")
+
+
 def _data_view(visitor: Visitor, modality: str, task: str):
     try:
         ds = load_data(visitor.data_source, visitor.label_column, modality, task, seed=0)

@@ -22,10 +22,10 @@ import gradio as gr
 
 from orca_engine.config import RunConfig
 from orca_engine.errors import OrcaError
-from orca_engine.session import RunState, events_from_file, events_on_disk, is_example, projection_status
+from orca_engine.session import events_from_file, events_on_disk, is_example, projection_status
 from orca_engine.session import compare_runs as engine_compare
 
-from . import limits, messages, render, tokens
+from . import classroom, limits, messages, render, tokens
 from .data_step import load_data
 from .friendly import shows_errors
 from .server import keep_run, remove_download, runs_dir, session
@@ -66,17 +66,25 @@ def restorer(keys: list[str]) -> Callable:
                 config = None
         values = [gr.skip()] * len(keys)
         if config is not None:
-            _restore_data(visitor, config["data"])
+            _restore_data(visitor, config["data"], run_id)
             values = [_option_value(config, key) for key in keys]
         view = visitor.projection_method if method in messages.PROJECTION_NOTES else gr.skip()
         return visitor.remembered(), gr.Timer(active=config is not None), view, *values
     return restore
 
 
-def _restore_data(visitor: Visitor, data: dict) -> None:
-    """A bundled example comes back as it was; an upload only if the page still shows it."""
+def _restore_data(visitor: Visitor, data: dict, run_id: str) -> None:
+    """A bundled example comes back as it was; an upload while the server still holds the file."""
     if is_example(data["source"]):
         visitor.data_source, visitor.source_name = data["source"], ""
+        visitor.label_column = data.get("label_column", "")
+        return
+    try:
+        path = Path(session().config(run_id, owner=visitor.owner).data.source)  # the server's copy
+    except OrcaError:
+        return
+    if path.is_file():
+        visitor.data_source, visitor.source_name = str(path), str(data["source"])
         visitor.label_column = data.get("label_column", "")
 
 
@@ -111,6 +119,11 @@ def run_config(visitor: Visitor, values: dict[str, Any]) -> RunConfig:
     """Widget values (dotted keys) + the visitor's data -> a validated RunConfig."""
     if not visitor.data_source:
         raise gr.Error(messages.NEED_DATA)
+    from .tabs.backbone import unavailable_reason
+    name = values.get("model.backbone")
+    reason = unavailable_reason(name) if isinstance(name, str) else ""
+    if reason:
+        raise gr.Error(messages.BACKBONE_CANNOT_START.format(name=name, reason=reason))
     tree: dict[str, Any] = {"data": {"source": visitor.data_source, "label_column": visitor.label_column,
                                      "max_samples": messages.MAX_SAMPLES}}
     for key, value in values.items():
@@ -127,8 +140,17 @@ def start_align(visitor: Visitor, values: dict[str, Any]):
 
 @shows_errors
 def start_refine(visitor: Visitor, values: dict[str, Any]):
-    """Refine the aligned model in memory, or run align + refine when there is none; then evaluate."""
-    if not (visitor.run_id and _state(visitor) == RunState.IDLE):
+    """Refine the aligned model in memory, or run align + refine when there is none; then evaluate.
+    While the visitor's run is still aligning (or paused in it) nothing starts: the message says
+    which run-bar button leads on, so a paused alignment never silently carries into refinement."""
+    status = _status(visitor)
+    if status is not None and status.state in ("queued", "running", "paused"):
+        if status.stage in ("", "prepare", "align"):
+            text = messages.ALIGN_PAUSED_REFINE if status.state == "paused" else messages.ALIGN_RUNNING_REFINE
+            raise gr.Error(text.format(step=status.step, total=status.total or "?"))
+        raise gr.Error(messages.RUN_IN_PROGRESS.format(state=messages.STATE_NAMES[status.state].lower(),
+                                                       stage=status.stage, step=status.step, total=status.total))
+    if not (status is not None and status.state == "idle"):
         return _start_new_run(visitor, run_config(visitor, values), ("align", "refine", "evaluate"))
     run_config(visitor, values)  # validates every option, as a new run would
     overrides = {k: v for k, v in values.items() if k.startswith("refine.")}
@@ -148,12 +170,11 @@ def _start_new_run(visitor: Visitor, config: RunConfig, stages: tuple[str, ...])
     """Within the public limits, replace the visitor's run by a new one of `stages`, and watch it."""
     _check_fair_use(visitor, config)
     _retire_current(visitor)
-    limits.PUBLIC.check_live_runs(session().active_count(visitor.owner))
-    visitor.watch(session().start(config, stages=stages, owner=visitor.owner,
-                                  projection_method=visitor.projection_method,
-                                  source_name=visitor.source_name or None))
-    visitor.last_state = ""
-    return messages.STATE_NAMES["queued"], gr.Timer(active=True)
+    # An identical run is replayed from the cache or watched while it computes (app/classroom.py);
+    # only a new run counts against the visitor's live runs.
+    status = classroom.start(visitor, config, stages, before_start=lambda: limits.PUBLIC.check_live_runs(
+        session().active_count(visitor.owner)))
+    return status, gr.Timer(active=True)
 
 
 def _check_fair_use(visitor: Visitor, config: RunConfig) -> None:
@@ -169,6 +190,8 @@ def _retire_current(visitor: Visitor) -> None:
     if not visitor.run_id:
         return
     try:
+        if classroom.leave(visitor):  # a shared run goes on for the others watching it
+            return
         run_dir = str(session().run_dir(visitor.run_id, owner=visitor.owner))
         session().discard(visitor.run_id, owner=visitor.owner)
     except OrcaError:
@@ -177,8 +200,15 @@ def _retire_current(visitor: Visitor) -> None:
         visitor.remember_past(visitor.run_id, run_dir)
 
 
-def _state(visitor: Visitor) -> str:
-    return session().status(visitor.run_id, owner=visitor.owner).state
+def _status(visitor: Visitor):
+    """The visitor's run's RunStatus, or None when there is none, the server no longer holds it, or it
+    is not theirs to continue (a shared run: app/classroom.py)."""
+    if not visitor.run_id or classroom.is_shared_with_me(visitor):
+        return None
+    try:
+        return session().status(visitor.run_id, owner=visitor.owner)
+    except OrcaError:
+        return None
 
 
 def _control(verb: str) -> Callable:
@@ -186,6 +216,8 @@ def _control(verb: str) -> Callable:
     def control(visitor: Visitor) -> str:
         if not visitor.run_id:
             raise gr.Error(messages.NO_ACTIVE_RUN)
+        if classroom.is_shared_with_me(visitor):
+            raise gr.Error(messages.SHARED_READ_ONLY)
         getattr(session(), verb)(visitor.run_id, owner=visitor.owner)
         return render.progress_text(session().status(visitor.run_id, owner=visitor.owner))
     control.__name__ = verb
@@ -225,7 +257,10 @@ def predict(visitor: Visitor, sample: float | None = 0, file: str | None = None)
         i = int(min(max(sample or 0, 0), len(ds.x_test) - 1))
         x, truths = ds.x_test[i:i + 1], [_readable(ds, ds.y_test[i])]
     outputs = session().predict(visitor.run_id, x, owner=visitor.owner)
-    return render.prediction_rows(outputs, ds.task, ds.class_names, truths)
+    rows = render.prediction_rows(outputs, ds.task, ds.class_names, truths)
+    if path is None:
+        rows[0][0] = i  # the test sample's own number, as asked for
+    return rows
 
 
 def _readable(ds: Dataset, y: Any) -> str:
@@ -239,29 +274,36 @@ def _readable(ds: Dataset, y: Any) -> str:
 
 @shows_errors
 def export_run(visitor: Visitor):
-    """Write the figures into the run folder, zip the run, and give the reproducing command line."""
+    """Zip the shown run with a README, reproduce.sh and the uploaded data file; write its figures as
+    one self-contained HTML file; give the reproducing command line. An unfinished run's zip says
+    what it lacks, here and in its README."""
+    from . import exporting
     if not visitor.run_id:
+        if visitor.replay is not None or visitor.view.run_id:
+            raise gr.Error(messages.REPLAY_NO_EXPORT.format(name=visitor.view.run_id))
         raise gr.Error(messages.NOTHING_TO_EXPORT)
     run_dir = session().run_dir(visitor.run_id, owner=visitor.owner)
-    figures = write_figures(visitor, run_dir / "figures")
+    figures = exporting.figures_html(visitor.view, run_dir / "figures" / "figures.html", visitor.run_id)
     remove_download(visitor)
     folder = Path(tempfile.mkdtemp(prefix="orca-download-"))  # run folders themselves are never served
     visitor.download_dir = str(folder)
     archive = session().export_zip(visitor.run_id, owner=visitor.owner, dest=folder / f"{visitor.run_id}.zip")
-    copies = [Path(shutil.copy(p, folder / p.name)) for p in figures]
-    command = session().command_line(visitor.run_id, owner=visitor.owner)
-    return messages.RUN_LABEL.format(run_id=visitor.run_id), str(archive), [str(p) for p in copies], command
+    state = session().status(visitor.run_id, owner=visitor.owner).state
+    missing = exporting.missing_results(Path(run_dir)) if state != "finished" else []
+    config = session().config(visitor.run_id, owner=visitor.owner)
+    uploaded = None if is_example(config.data.source) else Path(config.data.source)
+    name = session().public_config(visitor.run_id, owner=visitor.owner).data.source if uploaded else ""
+    exporting.complete_zip(archive, visitor.run_id, state, missing, uploaded if uploaded and uploaded.is_file()
+                           else None, Path(name).name)
+    copy = Path(shutil.copy(figures, folder / figures.name))
+    command = exporting.command_text(session().command_line(visitor.run_id, owner=visitor.owner), Path(name).name)
+    label = (messages.EXPORT_INCOMPLETE.format(state=messages.STATE_NAMES.get(state, state).lower(),
+                                               present="config, events and what was written so far",
+                                               missing=", ".join(missing))
+             if missing else messages.EXPORT_READY.format(run_id=visitor.run_id))
+    return label, str(archive), [str(copy)], command
 
 
-def write_figures(visitor: Visitor, folder: Path) -> list[Path]:
-    """The current figures as standalone interactive HTML files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    view, written = visitor.view, []
-    for name, build in render.FIGURES.items():
-        path = folder / f"{name}.html"
-        build(view).write_html(path, include_plotlyjs="cdn")
-        written.append(path)
-    return written
 
 
 def my_runs(visitor: Visitor):
@@ -281,6 +323,7 @@ def replay(visitor: Visitor, run_id: str | None = None, file: str | None = None)
         name, records = run_id, events_on_disk(_own_run_dir(visitor, run_id))
     else:
         raise gr.Error(messages.BAD_REPLAY_FILE)
+    _retire_current(visitor)  # the page shows one run: the replayed one (the current one is kept for replay)
     visitor.replay_events(name, records)
     return messages.REPLAYING.format(name=name), gr.Timer(active=True)
 
@@ -290,7 +333,8 @@ def compare_runs(visitor: Visitor):
     """Step 7: the visitor's finished runs on the current dataset, as a table and a chart."""
     from .compare_view import comparison_chart, comparison_rows
     ids = sorted(set([s.run_id for s in session().runs(visitor.owner)] + list(visitor.past_runs)))
-    comparison = engine_compare([_own_run_dir(visitor, i) for i in ids], visitor.data_source or None)
+    dataset = visitor.source_name or visitor.data_source or None  # run configs name an upload as the visitor knows it
+    comparison = engine_compare([_own_run_dir(visitor, i) for i in ids], dataset)
     note, shown = comparison_rows(comparison)
     return note, shown, comparison_chart(comparison.table)
 

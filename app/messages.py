@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from orca_engine.session import ProjectionStatus, projection_notes
 
+from .glossary import PAPER_LINK, term
+
 # -- limits stated in the UI (enforced by launch(max_file_size=...) and data.max_samples) -------
 MAX_UPLOAD_MB = 50
 MAX_SAMPLES = 20_000
@@ -17,22 +19,28 @@ INTRO = (
     "Reuse a pretrained transformer on data of another kind (signals, images, tables) with "
     "**ORCA** (Shen et al., ICML 2023): first *align* a small new input layer so your data looks, "
     "to the transformer, like the data it was trained on; then *refine* the whole model on your "
-    "task. Work through the steps in order; step 7 compares the runs you made."
+    "task. Work through the steps in order; step 7 compares the runs you made. Unfamiliar words are "
+    f"explained under [Words used here](#glossary-orca) at the bottom; the method is {PAPER_LINK}."
 )
 
 # -- step headings and their one-or-two-sentence explanations -----------------------------------
 STEPS = {
     "data": ("1. Data", "Give the explorer a labelled dataset: upload a file or pick a bundled example. "
                         "It shows what it understood so you can check before training."),
-    "backbone": ("2. Backbone", "Pick the pretrained transformer to reuse. A text model can learn a signal "
-                                "or image task: that is the cross-modal part."),
-    "align": ("3. Align", "Train only the new input layer (the *embedder*) so your embedded data moves toward "
-                          "the distribution the transformer knows. Watch the distance fall and the target "
-                          "points drift toward the source points."),
-    "refine": ("4. Refine", "Fine-tune embedder, transformer and prediction head together on your labels. "
-                            "The validation split picks the best epoch; the test split is not looked at."),
-    "test": ("5. Test", "Scores on the held-out test split, measured once, and a box to try the model "
-                        "on a sample of your own."),
+    "backbone": ("2. Backbone", f"Pick the pretrained transformer ({term('body', 'backbone')}) to reuse. A text "
+                                "model can learn a signal or image task: that is the cross-modal part. Backbones "
+                                "marked unavailable cannot be started here."),
+    "align": ("3. Align", f"Train only the new input layer (the {term('embedder')}) so your embedded data moves "
+                          f"toward the {term('source', 'source data')} the transformer knows, by lowering an "
+                          f"{term('objective', 'alignment objective')} such as the {term('otdd', 'OTDD')}. The "
+                          "curve shows that distance; the picture shows both clouds, and how close yours gets "
+                          "depends on your data and the step budget."),
+    "refine": ("4. Refine", f"Fine-tune embedder, transformer and prediction head together on your labels "
+                            f"({term('scope', 'what is trained')} can be narrowed). The validation split picks "
+                            "the best checkpoint; the test split is not looked at."),
+    "test": ("5. Test", f"Scores on the held-out test split, measured once, beside the "
+                        f"{term('majority')} and classical {term('baseline')}; then a box to try the model on one "
+                        "sample, shown with its prediction."),
     "export": ("6. Export", "Take the run with you: a zip with config, events, metrics and model, the command "
                             "line that reproduces it, and the figures. Replay an earlier run from its events."),
     "compare": ("7. Compare your runs", "Every run you finished, side by side: change one thing (alignment on or "
@@ -98,7 +106,6 @@ USE_EXAMPLE = "Use this example"
 UPLOAD_LABEL = "Or upload your data"
 UPLOAD_HELP = (f"CSV/TSV (one row per sample), .npy/.npz (arrays `x` and `y`), or a .zip of image folders "
                f"(one folder per class). Up to {MAX_UPLOAD_MB} MB and {MAX_SAMPLES:,} samples.")
-LOAD_UPLOAD = "Read the upload"
 DATA_ADVANCED = "Data options"
 NO_DATA = "No data yet: pick an example or upload a file."
 DATA_LOADED = "**{name}**: {modality} inputs of shape {shape}, {task} with {outputs}. Split {sizes}."
@@ -108,7 +115,8 @@ DATA_NOTES = "Notes"
 NEED_DATA = "Pick or upload data in step 1 first."
 
 # -- backbone step -------------------------------------------------------------------------------
-BACKBONE_TABLE_HEADERS = ["Name", "Kind", "Parameters", "Licence", "Offline", "Status", "About"]
+BACKBONE_TABLE_HEADERS = ["Name", "Status", "Kind", "Size", "Licence", "Offline", "About"]
+BACKBONE_CHOICE_UNAVAILABLE = "{name} (unavailable here)"
 BACKBONE_ADVANCED = "Advanced: embedder and source proxy"
 AVAILABLE = "available"
 UNAVAILABLE = "unavailable: {reason}"
@@ -165,6 +173,7 @@ STATE_NAMES = {
     "cancelled": "Stopped",
 }
 QUEUE_POSITION = "position {position} in the queue: another visitor's run is using the machine"
+QUEUE_ETA = " · starts in about {eta} (runs ahead × the median length of recent runs)"
 PROGRESS = "{state}: {stage} step {step}/{total} · elapsed {elapsed} · ETA {eta}"
 PROGRESS_NO_STEPS = "{state}: {stage} · elapsed {elapsed}"
 UNKNOWN_ETA = "—"
@@ -174,6 +183,8 @@ REATTACHED = "Re-attached to your run `{run_id}`."
 ALIGNED = ("Aligned in {steps} steps: {objective} went from {before:.4g} to {after:.4g} ({change:+.0f}%); "
            "exact OTDD {otdd_before:.4g} → {otdd_after:.4g}. Refine next (step 4).")
 STOPPED = "Stopped. Start again when you are ready."
+ALIGNED_NONE = ("No alignment (objective `none`): the embedder keeps its starting weights and no distance was "
+                "minimised. Refine next (step 4).")
 TEST_HEADLINE = "Test {metric}: **{value:.4g}** (measured once, on {n} held-out samples)"
 
 # -- test step -----------------------------------------------------------------------------------
@@ -184,13 +195,20 @@ VERDICT_LOSS = ("⚠ {text}. A classical model does better on this data: try **T
                 "keep the baseline.")
 BELOW_CHANCE = ("⚠ Test {metric} {value:.3g} is no better than always answering the most frequent class "
                 "({chance:.3g}): the model has learned nothing beyond class frequencies.")
+NEAR_CHANCE = ("Test accuracy {value:.3g} is within chance of always answering the most frequent class "
+               "({chance:.3g} ± {margin:.2g} on this many test samples): the model has learned little or nothing.")
+BELOW_MEAN = ("Test R² {value:.3g} is no better than always predicting the training mean: the model has learned "
+              "nothing usable.")
 MAJORITY_ROW = "always the most frequent class"
+CHANCE_ROW = "random guess, 1 in {k} (accuracy)"
 BASELINE_ROW = "baseline: {model}"
 NO_TEST_YET = "Test metrics appear when refinement has finished."
 TRY_SAMPLE = "Test sample number"
 TRY_UPLOAD = "Or upload samples (same format as the training file)"
 TRY_BUTTON = "Predict"
 PREDICTION_HEADERS = ["Sample", "Prediction", "Confidence / value", "True"]
+TRY_SHOWN = "The sample predicted"
+SAMPLE_ROW_HEADERS = ["feature (as the model reads it: standardised)", "value"]
 TRY_NEEDS_MODEL = "Train a model first: predictions need a finished or aligned run in memory."
 
 # -- export step ---------------------------------------------------------------------------------
@@ -203,6 +221,57 @@ REPLAY_PICK = "Your runs"
 REPLAY_UPLOAD = "Or a run zip / events.jsonl"
 REPLAY_BUTTON = "Replay"
 REPLAYING = "Replaying `{name}` from its recorded events."
+
+# -- the classroom: shared runs, replays, lessons, share links --------------------------------------
+REPLAY_CACHED = ("▶ Replaying an identical run finished at {clock} ({date}): same data, settings, seed and code, "
+                 "so the same result. No queue, no training; it plays in {seconds:.0f} s.")
+REPLAY_TIME_LIMITED = "Note: that run's {reason}, so a fresh run on a quieter machine could go further."
+ATTACHED = ("👥 Watching an identical run another visitor started ({viewers} watching): no second copy is "
+            "computed. You can watch it, not pause or stop it.")
+SHARED_READ_ONLY = ("You are watching a run another visitor started (identical settings are computed once): it is "
+                    "read-only for you. Change a setting and start again to get a run of your own.")
+LESSON_PLAYING = "▶ Lesson **{title}**: a recorded run, playing in {seconds:.0f} s. Nothing is trained."
+SCRUB_LABEL = ("Frame: drag to step back through the alignment (grey crosses: where your data started; black "
+               "line: the path of its centre)")
+SCRUB_LIVE = "Newest frame"
+LESSON_PICK = "Lesson"
+LESSON_PLAY = "Play the lesson"
+LESSON_HEADING = ("## Lessons: watch a finished run, then test ORCA's claim\n"
+                  "A recorded run plays at once (nothing is trained). Follow the guide, predict, then reveal the "
+                  "answer from the runs' own numbers. Practitioners: untick *Show the guide* and go to step 1.")
+SHOW_GUIDE = "Show the guide"
+PREDICT_LABEL = "Predict first: will alignment help on this data?"
+REVEAL_BUTTON = "Reveal the answer"
+PAIR_BUTTON = "Align vs no-align on the data of step 1 (same seed and budget)"
+PAIR_PLOT = "Validation score by epoch: aligned vs not aligned"
+PAIR_HEADERS = ["run", "metric", "best validation", "test", "OTDD before → after", "state"]
+REVEAL_NEEDS_PAIR = ("The answer needs both runs: play a lesson with an aligned and a no-align run, or press "
+                     "**Align vs no-align** for your data.")
+REVEAL_WAIT = "Both runs must finish their test first; the answer appears when they have."
+REVEAL_YOU_SAID = "You predicted: **{prediction}**."
+REVEAL_NUMBERS = ("Test {metric}: **{a:.4g}** with alignment, **{b:.4g}** without ({gain:+.4g} for alignment; same "
+                  "data, seed and training budget).")
+REVEAL_HELPED = "On this data and seed, **alignment helped**: the difference is larger than test-set noise."
+REVEAL_HURT = "On this data and seed, **alignment did not help**: the run without it scored better."
+REVEAL_NO_CLEAR = ("**No clear difference**: a test score on {n} samples wobbles by about ±{noise:.3f} (one standard "
+                   "error of the difference), and the gap is within twice that. Run more seeds (step 7) before "
+                   "concluding.")
+REVEAL_OTDD = "Alignment moved the OTDD from {before:.4g} to {after:.4g}: the data did get closer to the source."
+REVEAL_BASELINE = "And the yardstick: {text}."
+SHARE_HEADING = "### For slides and sharing"
+GIF_BUTTON = "Animated GIF of the alignment"
+PNG_BUTTON = "Figures as PNG"
+SHARE_BUTTON = "Read-only share link"
+GIF_FILE = "GIF"
+PNG_FILES = "PNG figures"
+GIF_READY = "GIF ready: {details}."
+NOTHING_TO_ANIMATE = "No projection frames yet: align (step 3) or play a lesson first."
+NOTHING_TO_SHARE = "Nothing to share yet: start a run or play a lesson first."
+SHARE_LINK = ("Anyone with this link can watch a replay of this run, and nothing more (no pause, stop or delete): "
+              "[{link}]({link})  \nLink id: `{share_id}`")
+SHARE_PLAYING = "🔗 A shared run (read-only), replaying in {seconds:.0f} s."
+SHARE_NOT_FOUND = "That share link is unknown or has expired; ask for a new one."
+NO_LESSONS = "No recorded lessons are installed (run `python scripts/record_lessons.py`)."
 NOTHING_TO_EXPORT = "Nothing to export yet: start a run first."
 
 # -- errors (engine errors are shown with their own message after this prefix) ------------------
@@ -237,6 +306,93 @@ COMPARE_HEADERS = ["variant", "runs", "metric", "test mean", "test spread", "OTD
                    "seconds per run"]
 COMPARE_EMPTY = "No finished run on this dataset yet: finish a run (steps 3-5), then change one setting and run again."
 COMPARE_NOTE = ("Comparing **{dataset}** ({n} finished runs). A difference smaller than the spread over seeds "
-                "is not evidence; run each setting with two or three seeds (the seed is under step 4's advanced "
+                "is not evidence; run each setting with two or three seeds (the seed is under step 2's advanced "
                 "options). The full grid of ablations is `python -m orca_engine compare` (docs/RESULTS.md).")
 
+
+# -- the run bar (one set of controls, for whichever stage is running) ----------------------------
+RUN_BAR_STAGES = {"": "Starting", "prepare": "Preparing", "align": "Step 3, aligning",
+                  "refine": "Step 4, refining", "tune": "Step 4, tuning", "evaluate": "Step 5, testing"}
+RUN_BAR_TEXT = "**{stage}** · {progress}"
+STEP_RATE = "{rate:.2g} s/step lately"
+ALIGN_PAUSED_REFINE = ("Alignment is paused at step {step}/{total}. Press **Resume** in the run bar to let it finish "
+                       "(then Start refinement), or **Stop** it, then Start here to align and refine afresh.")
+ALIGN_RUNNING_REFINE = ("Alignment is still running (step {step}/{total}): Start refinement when it has finished, "
+                        "or **Stop** it in the run bar, then Start here to align and refine afresh.")
+RUN_IN_PROGRESS = ("Your run is {state} in {stage} (step {step}/{total}). Stop it in the run bar first, or wait "
+                   "for it to finish.")
+BACKBONE_CANNOT_START = ("Backbone {name} is unavailable on this server ({reason}). Pick one marked available "
+                         "in step 2.")
+
+# -- cost before Start ------------------------------------------------------------------------------
+ESTIMATE = "Before you start: {parts}."
+ESTIMATE_ALIGN = "alignment up to {steps} steps (it stops earlier at a plateau)"
+ESTIMATE_NO_ALIGN = "no alignment"
+ESTIMATE_REFINE = "refinement about {steps} steps"
+ESTIMATE_TIME = "about {minutes} on this server at its last measured rate ({rate:.2g} s/step on {backbone})"
+ESTIMATE_NO_RATE = "the time shows once a run on {backbone} has measured its step rate here"
+
+# -- what each figure shows ---------------------------------------------------------------------------
+LOOK = {
+    "loss": ("What am I looking at: the alignment objective after each step; lower means your embedded data is "
+             "closer to the source data. The dotted line marks the step of the distance table below."),
+    "projection": ("What am I looking at: each circle is a source sample, each cross one of yours, both as the "
+                   "backbone sees them after the embedder, flattened to 2-D. Aligned data overlaps the circles; "
+                   "colours are classes, and the same colour on both sides means nothing."),
+    "heatmap": ("What am I looking at: each cell is the distance from one of your classes (row) to one source class "
+                "(column); darker is closer. The colour scale is fixed for the whole run, so cells darken as "
+                "alignment works. It is recomputed every few frames: its title says at which step."),
+    "curves": ("What am I looking at: top, the training loss at each step (noisy: it is one batch); bottom, the "
+               "validation score each time it is measured. The kept checkpoint is the best validation point."),
+    "test": ("What am I looking at: for classes, rows are the true class and columns the predicted one; the "
+             "diagonal is correct. For numbers, each dot is a test sample, on the dashed line when exact."),
+}
+
+# -- page state --------------------------------------------------------------------------------------
+RESULTS_CLEARED = "New data: the results below belonged to your previous run (`{run_id}`), so they were cleared; " \
+                  "replay it from step 6."
+DATA_OF_REPLAY = "Replaying run `{run_id}`, trained on **{name}**."
+DATA_OF_RUN_GONE = ("Your run `{run_id}` was trained on **{name}**, an upload this page no longer holds. Upload it "
+                    "again to start a new run on it.")
+REPLAY_NO_EXPORT = ("You are looking at a replay of `{name}`. Export works on your current run; replay files are "
+                    "already a download.")
+NO_PREDICTION = "Pick a test sample number, or upload samples, and press Predict."
+
+# -- export ------------------------------------------------------------------------------------------
+EXPORT_INCOMPLETE = ("This run is {state}, not finished: the zip holds {present}, but lacks {missing}. Finish a run "
+                     "(steps 3-5) to get a model you can load.")
+EXPORT_READY = "Run `{run_id}`: the zip holds the model, metrics, events, config, a README and reproduce.sh."
+COMMAND_HEADER = ("# From a checkout of ORCA Explorer, after `bash scripts/setup.sh` once:\n"
+                  "#   . .venv/bin/activate      (or write .venv/bin/python instead of python)\n")
+COMMAND_UPLOAD_NOTE = ("# {name} is the file you uploaded: put it in the folder you run this from "
+                       "(the run zip holds a copy under data/).\n")
+FIGURES_TITLE = "ORCA Explorer: run {run_id}"
+FIGURES_OFFLINE = "Self-contained: plotly is inside this file, so it opens without a network."
+ZIP_README = """# ORCA Explorer run {run_id}
+
+Made with ORCA Explorer (cross-modal fine-tuning, Shen et al., ICML 2023: https://arxiv.org/abs/2302.05738).
+State when exported: **{state}**.{incomplete}
+
+## Files
+- `config.json`: every setting of the run (`--config` reruns it)
+- `events.jsonl`: what happened, one JSON record per line (replay it in the app's step 6)
+- `metrics.json`: test metrics, baselines and the verdict, alignment before/after, seconds per stage
+- `model.safetensors`, `model.json`: the weights and what rebuilds them (`python -m orca_engine predict`)
+- `predictions.csv`: the test split's predictions
+- `figures/figures.html`: the app's figures; opens offline
+- `reproduce.sh`: the command below{data_line}
+
+## Reproduce
+From a checkout of ORCA Explorer (run `bash scripts/setup.sh` there once), with this zip unpacked there as
+the folder `{folder}`:
+
+```bash
+. .venv/bin/activate
+bash {folder}/reproduce.sh
+```
+or, without the script:
+```bash
+{command}
+```
+"""
+ZIP_DATA_LINE = "\n- `data/{name}`: the data file the run was trained on (as uploaded)"

@@ -18,6 +18,8 @@ from plotly.subplots import make_subplots
 SOURCE_COLOURS = qualitative.Pastel
 TARGET_COLOURS = qualitative.Plotly
 MARGIN = dict(l=40, r=10, t=40, b=40)
+# Legends go under the plot: at the top right, plotly's toolbar (the mode bar) covers them.
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0.0, font=dict(size=10))
 
 AxisRanges = tuple[tuple[float, float], tuple[float, float]]
 
@@ -34,12 +36,15 @@ def empty(message: str, height: int = 320) -> go.Figure:
 
 
 def loss_curve(steps: Sequence[int], losses: Sequence[float], title: str = "Alignment objective",
-               y_title: str = "objective") -> go.Figure:
-    """One line: loss per step (e.g. the OT objective while aligning)."""
+               y_title: str = "objective", marked_step: int | None = None) -> go.Figure:
+    """One line: loss per step (e.g. the OT objective while aligning); `marked_step` gets a dotted
+    vertical line (the step another figure, such as the class-distance heatmap, shows)."""
     if len(steps) == 0:
         return empty(title)
     fig = go.Figure(go.Scatter(x=list(steps), y=list(losses), mode="lines+markers",
                                marker=dict(size=4), name=y_title))
+    if marked_step is not None:
+        fig.add_vline(x=marked_step, line=dict(dash="dot", color="grey", width=1))
     fig.update_layout(title=title, xaxis_title="step", yaxis_title=y_title, height=320,
                       margin=MARGIN, uirevision="loss_curve", showlegend=False)
     return fig
@@ -63,8 +68,8 @@ def training_curves(steps: Sequence[int], losses: Sequence[float], val_epochs: S
         fig.add_trace(go.Scatter(x=list(val_epochs), y=list(values), mode="lines+markers",
                                  name=f"validation {name}"), row=2, col=1)
     fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, len(val_epochs) // 10), row=2, col=1)  # whole epochs
-    fig.update_layout(title=title, height=460, margin=dict(MARGIN, t=70),
-                      uirevision="training_curves")
+    fig.update_layout(title=title, height=480, margin=dict(MARGIN, t=70, b=70),
+                      uirevision="training_curves", legend=LEGEND_BELOW)
     return fig
 
 
@@ -91,8 +96,8 @@ def projection_figure(source_xy: np.ndarray, target_xy: np.ndarray, source_label
                       TARGET_COLOURS, dict(symbol="x", size=7, opacity=0.9))
     which = " - ".join(part for part in (method.upper(), "" if step is None else f"step {step}") if part)
     heading = f"{which}<br><sup>{title}</sup>" if which else title  # short first line: fits a half-width plot
-    fig.update_layout(title=heading, height=460, margin=MARGIN, uirevision="projection",
-                      legend=dict(font=dict(size=10)))
+    fig.update_layout(title=heading, height=520, margin=dict(MARGIN, b=20), uirevision="projection",
+                      legend=LEGEND_BELOW)
     fig.update_xaxes(showticklabels=method == "pca", zeroline=False)
     fig.update_yaxes(showticklabels=method == "pca", zeroline=False)
     if axis_ranges is not None:
@@ -135,16 +140,20 @@ def frame_axis_ranges(source_xy: np.ndarray, target_xy: np.ndarray,
 
 
 def class_distance_heatmap(matrix: np.ndarray, target_classes: Sequence, source_classes: Sequence,
-                           *, step: int | None = None,
+                           *, step: int | None = None, colour_range: tuple[float, float] | None = None,
                            title: str = "Target class to source class distance") -> go.Figure:
-    """Heatmap of matrix (n_target_classes, n_source_classes); rows target, columns source."""
+    """Heatmap of matrix (n_target_classes, n_source_classes); rows target, columns source.
+
+    `colour_range` (low, high) fixes the colour scale (e.g. across a run's frames, so a cell that
+    darkens really came closer); without it plotly fits the scale to this matrix alone."""
     matrix = np.asarray(matrix, dtype=float)
     if matrix.size == 0:
         return empty(title)
     heading = title if step is None else f"{title} - step {step}"
+    scale = {} if colour_range is None else {"zmin": colour_range[0], "zmax": colour_range[1]}
     fig = go.Figure(go.Heatmap(z=matrix, x=[str(c) for c in source_classes],
                                y=[str(c) for c in target_classes], colorscale="Viridis",
-                               colorbar=dict(title="distance")))
+                               colorbar=dict(title="distance"), **scale))
     fig.update_layout(title=heading, xaxis_title="source class", yaxis_title="target class",
                       height=380, margin=MARGIN, uirevision="class_distances")
     fig.update_yaxes(autorange="reversed")  # first class on top, as in a table
@@ -188,7 +197,7 @@ def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, max_points: int = 
                    line=dict(dash="dash", color="grey")),
     ])
     fig.update_layout(title=title, xaxis_title="true", yaxis_title="predicted", height=420,
-                      margin=MARGIN, uirevision="predicted_vs_true")
+                      margin=dict(MARGIN, b=60), uirevision="predicted_vs_true", legend=LEGEND_BELOW)
     return fig
 
 

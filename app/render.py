@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from . import messages, plots
+from . import messages, motion, plots
+from .glossary import plain_source_class
 from .state import RunView
 
 
@@ -58,7 +59,7 @@ def signal_figure(x: np.ndarray, targets: list) -> go.Figure:
     fig = go.Figure()
     for i, (signal, target) in enumerate(zip(x, targets)):
         fig.add_trace(go.Scatter(y=signal[0], mode="lines", name=f"#{i}: {target}"))
-    fig.update_layout(height=260, margin=dict(l=30, r=10, t=10, b=30), legend=dict(font=dict(size=10)))
+    fig.update_layout(height=280, margin=dict(l=30, r=10, t=10, b=30), legend=plots.LEGEND_BELOW)
     return fig
 
 
@@ -75,21 +76,33 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def progress_text(status) -> str:
-    """One line for a RunStatus: state, stage, step/total, elapsed, ETA (or the queue position)."""
+def progress_text(status, seconds_per_step: float | None = None) -> str:
+    """One line for a RunStatus: state, stage, step/total, elapsed, ETA (or the queue position).
+
+    With `seconds_per_step` (the rate measured over the latest steps) the ETA follows it, and the
+    rate is shown; otherwise it is the session's average over the whole stage."""
     state = messages.STATE_NAMES.get(status.state, status.state)
     if status.state == "failed":
         return messages.FAILED.format(message=status.error)
     if status.state == "queued":
-        return f"{state}: " + messages.QUEUE_POSITION.format(position=status.queue_position)
+        text = f"{state}: " + messages.QUEUE_POSITION.format(position=status.queue_position)
+        return text + (messages.QUEUE_ETA.format(eta=duration(status.eta_s)) if status.eta_s is not None else "")
     if status.total:
-        return messages.PROGRESS.format(state=state, stage=status.stage, step=status.step, total=status.total,
-                                        elapsed=duration(status.elapsed_s), eta=duration(status.eta_s))
+        eta = status.eta_s
+        if seconds_per_step is not None and status.state in ("running", "paused"):
+            eta = seconds_per_step * max(0, status.total - status.step)
+        text = messages.PROGRESS.format(state=state, stage=status.stage, step=status.step, total=status.total,
+                                        elapsed=duration(status.elapsed_s), eta=duration(eta))
+        if seconds_per_step is not None:
+            text += " · " + messages.STEP_RATE.format(rate=seconds_per_step)
+        return text
     return messages.PROGRESS_NO_STEPS.format(state=state, stage=status.stage or "-",
                                              elapsed=duration(status.elapsed_s))
 
 
 def align_summary(metrics: dict) -> str:
+    if metrics.get("objective") == "none":
+        return messages.ALIGNED_NONE
     before, after = metrics.get("objective_before", float("nan")), metrics.get("objective_after", float("nan"))
     change = 100.0 * (after - before) / abs(before) if before else 0.0
     return messages.ALIGNED.format(steps=metrics.get("steps", 0), objective=metrics.get("objective", ""),
@@ -107,46 +120,75 @@ def outcome_text(view: RunView) -> str:
 
 
 def metrics_headline(view: RunView) -> str:
-    """The test headline, then what puts it in context: chance level, and the verdict on the baselines."""
+    """The test headline, then what puts it in context: chance level, and the verdict on the baselines.
+    A chance-level or one-class result is drawn in the warning style, never like a good one."""
     metrics = view.test_metrics
     metric = next(iter(metrics))
     n = view.stage_metrics.get("prepare", {}).get("dataset", {}).get("splits", {}).get("test", "?")
     lines = [messages.TEST_HEADLINE.format(metric=metric, value=metrics[metric], n=n)]
     evaluated = view.stage_metrics.get("evaluate", {})
     chance = evaluated.get("test_reference", {}).get("majority_class_rate")
+    alarming = [w.split(": ", 1)[1] for w in view.warnings if w.startswith("evaluate: the model predicts one class")]
     if chance is not None and metrics.get("accuracy", 1.0) <= chance + 1e-9:
-        lines.append(messages.BELOW_CHANCE.format(metric="accuracy", value=metrics["accuracy"], chance=chance))
+        alarming.insert(0, messages.BELOW_CHANCE.format(metric="accuracy", value=metrics["accuracy"], chance=chance))
+    elif chance is not None and metrics.get("accuracy", 1.0) <= chance + chance_margin(chance, n):
+        alarming.insert(0, messages.NEAR_CHANCE.format(value=metrics["accuracy"], chance=chance,
+                                                        margin=chance_margin(chance, n)))
+    elif metric == "r2" and isinstance(metrics.get("r2"), float) and metrics["r2"] <= 0.0:
+        alarming.insert(0, messages.BELOW_MEAN.format(value=metrics["r2"]))
     verdict = evaluated.get("baselines", {}).get("verdict", {})
     if verdict.get("text") and verdict.get("beat") is not None:
         won = verdict["beat"] or verdict.get("margin", 0) == 0
         lines.append((messages.VERDICT_WIN if won else messages.VERDICT_LOSS).format(text=verdict["text"]))
+    if alarming:
+        headline = lines[0].replace("**", "<strong>", 1).replace("**", "</strong>", 1)  # no Markdown inside HTML
+        return (f'<div class="orca-warning">⚠ {headline}<br>' + "<br>".join(alarming) + "</div>\n\n"
+                + "\n\n".join(lines[1:]))
     return "\n\n".join(lines)
 
 
-def warnings_text(view: RunView) -> str:
-    return "\n".join(f"- ⚠ {w}" for w in view.warnings[-3:])
+def chance_margin(rate: float, n) -> float:
+    """Two standard errors of an accuracy `rate` measured on `n` samples: a result within this of the
+    majority-class rate cannot be told apart from it."""
+    try:
+        return 2.0 * (rate * (1.0 - rate) / max(1, int(n))) ** 0.5
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def warnings_text(view: RunView, stages: tuple[str, ...] | None = None) -> str:
+    """The latest warnings of `stages` (all by default), as a Markdown list: each under the step it is about."""
+    shown = [w for w in view.warnings if stages is None or w.split(":", 1)[0] in stages]
+    return "\n".join(f"- ⚠ {w}" for w in shown[-3:])
 
 
 # -- figures from the folded view ------------------------------------------------------------
 
 def align_loss_figure(view: RunView):
-    return plots.loss_curve(view.align_steps, view.align_losses, title=messages.OBJECTIVE_PLOT)
+    marked = (view.class_distances or {}).get("step")
+    return plots.loss_curve(view.align_steps, view.align_losses, title=messages.OBJECTIVE_PLOT, marked_step=marked)
 
 
 def projection_figure(view: RunView):
     """The newest frame, with axes that change little within one method so the view does not jump."""
-    p = view.projection
-    if p is None:
+    if not view.frames:
         return plots.empty(messages.PROJECTION_PLOT)
-    source, target, method = np.asarray(p["source_xy"]), np.asarray(p["target_xy"]), p.get("method", "")
+    index = shown_frame(view)
+    method = view.frames[index]["method"]
     previous = view.projection_ranges if view.projection_ranges_method == method else None
-    view.projection_ranges = plots.frame_axis_ranges(source, target, previous)
-    view.projection_ranges_method = method
     distances = view.class_distances or {}
-    return plots.projection_figure(source, target, p["source_labels"], p["target_labels"], step=p.get("step"),
-                                   method=method, class_names=class_names(view) or None,
-                                   source_class_names=distances.get("source_classes"),
-                                   axis_ranges=view.projection_ranges, title=messages.PROJECTION_PLOT)
+    fig, view.projection_ranges = motion.motion_figure(
+        view.frames, index, class_names=class_names(view) or None,
+        source_class_names=[plain_source_class(c) for c in distances.get("source_classes", [])] or None,
+        axis_ranges=previous, title=messages.PROJECTION_PLOT)
+    view.projection_ranges_method = method
+    return fig
+
+
+def shown_frame(view: RunView) -> int:
+    """The frame the projection shows: the one scrubbed to, else the newest."""
+    last = len(view.frames) - 1
+    return last if view.scrub is None else max(0, min(view.scrub, last))
 
 
 def class_names(view: RunView) -> list[str]:
@@ -159,8 +201,14 @@ def heatmap_figure(view: RunView):
     d = view.class_distances
     if d is None:
         return plots.empty(messages.HEATMAP_PLOT)
-    return plots.class_distance_heatmap(np.asarray(d["matrix"]), d["target_classes"], d["source_classes"],
-                                        step=d.get("step"), title=messages.HEATMAP_PLOT)
+    matrix = np.asarray(d["matrix"], dtype=float)
+    finite = matrix[np.isfinite(matrix)]
+    if finite.size:  # one colour scale for the whole run: it only widens, so later frames compare with earlier
+        low, high = view.distance_range or (float(finite.min()), float(finite.max()))
+        view.distance_range = (min(low, float(finite.min())), max(high, float(finite.max())))
+    return plots.class_distance_heatmap(matrix, d["target_classes"], [plain_source_class(c) for c in d["source_classes"]],
+                                        step=d.get("step"), title=messages.HEATMAP_PLOT,
+                                        colour_range=view.distance_range)
 
 
 def refine_figure(view: RunView):
@@ -188,6 +236,9 @@ def test_metric_rows(view: RunView) -> list[list[Any]]:
     chance = evaluated.get("test_reference", {}).get("majority_class_rate")
     if chance is not None:
         rows.append([messages.MAJORITY_ROW + " (accuracy)", round(chance, 4)])
+    guess = evaluated.get("test_reference", {}).get("chance")
+    if guess:
+        rows.append([messages.CHANCE_ROW.format(k=round(1 / guess)), round(guess, 4)])
     for result in evaluated.get("baselines", {}).get("results", []):
         if first in result.get("test", {}):
             rows.append([messages.BASELINE_ROW.format(model=result["model"]) + f" ({first})",

@@ -10,6 +10,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .replay import Replay
+
 TERMINAL = ("finished", "failed", "cancelled")
 
 
@@ -21,13 +25,17 @@ class RunView:
     config: dict = field(default_factory=dict)
     stage: str = ""
     align_steps: list[int] = field(default_factory=list)
+    step_clock: list[tuple[float, int]] = field(default_factory=list)  # (time, step) of the stage's latest steps
     align_losses: list[float] = field(default_factory=list)
     refine_steps: list[int] = field(default_factory=list)
     refine_losses: list[float] = field(default_factory=list)
     val_epochs: list[float] = field(default_factory=list)
     val_metrics: dict[str, list[float]] = field(default_factory=dict)
     projection: dict | None = None
+    frames: list = field(default_factory=list)  # every projection frame so far, compact (see `_on_projection`)
+    scrub: int | None = None  # the frame the visitor stepped back to with the scrubber (None: the newest)
     class_distances: dict | None = None
+    distance_range: tuple[float, float] | None = None  # the heatmap's colour scale so far (it only widens)
     projection_ranges: tuple | None = None  # axis ranges drawn so far (see plots.frame_axis_ranges)
     projection_ranges_method: str = ""
     stage_metrics: dict[str, dict] = field(default_factory=dict)
@@ -70,8 +78,16 @@ class RunView:
     def _on_run_started(self, r: dict) -> None:
         self.run_id, self.run_dir, self.config = r.get("run_id", ""), r.get("run_dir", ""), r.get("config", {})
 
+    def seconds_per_step(self, window: int = 20) -> float | None:
+        """The current stage's measured rate over its last `window` step records (None before two)."""
+        if len(self.step_clock) < 2:
+            return None
+        (t0, s0), (t1, s1) = self.step_clock[-window:][0], self.step_clock[-1]
+        return (t1 - t0) / (s1 - s0) if s1 > s0 and t1 > t0 else None
+
     def _on_stage_started(self, r: dict) -> None:
         self.stage = r["stage"]
+        self.step_clock = []
         if r["stage"] == "align":  # a repeated stage starts its curve afresh
             self.align_steps, self.align_losses = [], []
             self._bump("align")
@@ -80,6 +96,8 @@ class RunView:
             self._bump("refine")
 
     def _on_step(self, r: dict) -> None:
+        if isinstance(r.get("time"), (int, float)):
+            self.step_clock = self.step_clock[-40:] + [(float(r["time"]), int(r["step"]))]
         if r["stage"] == "align":
             self.align_steps.append(int(r["step"]))
             self.align_losses.append(float(r["loss"]))
@@ -102,6 +120,7 @@ class RunView:
 
     def _on_projection(self, r: dict) -> None:
         self.projection = r
+        self.frames.append(compact_frame(r))
         self._bump("projection")
 
     def _on_class_distances(self, r: dict) -> None:
@@ -137,6 +156,14 @@ class RunView:
         self._bump("outcome")
 
 
+def compact_frame(r: dict) -> dict:
+    """A projection frame kept for the scrubber and the motion trail: float32 arrays, not lists."""
+    return {"step": r.get("step"), "method": r.get("method", ""),
+            "source_xy": np.asarray(r.get("source_xy", []), dtype=np.float32).reshape(-1, 2),
+            "target_xy": np.asarray(r.get("target_xy", []), dtype=np.float32).reshape(-1, 2),
+            "source_labels": list(r.get("source_labels", [])), "target_labels": list(r.get("target_labels", []))}
+
+
 @dataclass
 class Visitor:
     """Per-browser-session state (a gr.State value, mutated in place so concurrent events agree)."""
@@ -146,12 +173,18 @@ class Visitor:
     label_column: str = ""
     view: RunView = field(default_factory=RunView)
     drawn: dict[str, int] = field(default_factory=dict)  # figure name -> revision last sent to the page
-    replay: list[dict] | None = None  # events of a replayed run, fed to the view a few per tick
+    redrawn_at: dict[str, float] = field(default_factory=dict)  # figure name -> time.monotonic() it was last sent
+    replay: Replay | None = None  # a recorded run being shown, fed to the view at watching speed
+    lesson: str = ""  # the lesson being shown ("" for none)
+    last_replay: Replay | None = None  # the replay shown last, kept after it ended (to share or export it)
+    pair: dict = field(default_factory=dict)  # role -> lessons.Side: the align vs no-align pair followed
     last_state: str = ""
     past_runs: dict[str, str] = field(default_factory=dict)  # earlier run id -> run folder (for replay)
     projection_method: str = "pca"  # the view picked in step 3, for this run and the next ones
     source_name: str = ""  # the uploaded file's name as the visitor knows it ("" for an example)
     download_dir: str = ""  # the temp folder holding the visitor's latest export (replaced by the next)
+    shown: dict[str, Any] = field(default_factory=dict)  # text output name -> value last sent to the page
+    last_poll: float = 0.0  # time.time() of the latest poll (the watchdog restarts a poll that stopped)
 
     def remember_past(self, run_id: str, run_dir: str, keep: int = 20) -> None:
         """Keep `run_id` among the visitor's replayable runs (the `keep` most recent)."""
@@ -161,13 +194,28 @@ class Visitor:
             del self.past_runs[old]
 
     def watch(self, run_id: str) -> None:
-        """Follow a (new) run from its first event."""
-        self.run_id, self.view, self.drawn, self.replay, self.last_state = run_id, RunView(), {}, None, ""
+        """Follow a (new) run from its first event; everything the page shows of a run is redrawn."""
+        self.run_id, self.view, self.replay = run_id, RunView(), None
+        self.lesson, self.last_replay = "", None
+        self.redraw_all()
 
-    def replay_events(self, name: str, records: list[dict]) -> None:
-        """Show a recorded run: the poll feeds `records` to a fresh view a few at a time."""
+    def redraw_all(self) -> None:
+        """Forget what the page was sent: the next poll sends every output afresh."""
+        self.drawn, self.shown, self.redrawn_at, self.last_state = {}, {}, {}, ""
+
+    def changed(self, name: str, value: Any) -> Any:
+        """`value` when it differs from what output `name` last got, else None (nothing to send)."""
+        if name in self.shown and self.shown[name] == value:
+            return None
+        self.shown[name] = value
+        return value
+
+    def replay_events(self, name: str, records: list[dict], note: str = "") -> Replay:
+        """Show a recorded run: the poll feeds `records` to a fresh view at watching speed."""
         self.watch("")
-        self.view.run_id, self.replay = name, list(records)
+        self.view.run_id, self.replay = name, Replay(list(records), note=note)
+        self.last_replay = self.replay
+        return self.replay
 
     def needs_redraw(self, name: str, revision_key: str | None = None) -> bool:
         """True once per change of the view's revision `revision_key` (default: same as `name`)."""

@@ -132,3 +132,17 @@ def warm_up_projection() -> None:
     """Compile UMAP's numba code in the background so the first UMAP frame does not stall a run."""
     from .projection import warm_up_umap_in_background
     warm_up_umap_in_background()
+
+
+# -- lessons -----------------------------------------------------------------------------------------
+
+def lesson_names(folder: str | Path | None = None) -> list[str]:
+    """The recorded lessons shipped in assets/lessons (orca_engine.lessons)."""
+    from .lessons import lesson_names as names
+    return names(folder)
+
+
+def load_lesson(name: str, folder: str | Path | None = None) -> Any:
+    """One recorded lesson (orca_engine.lessons.Lesson): its text and its runs' events."""
+    from .lessons import load_lesson as load
+    return load(name, folder)

@@ -34,7 +34,8 @@ import numpy as np
 
 from .catalog import (DATA_SUFFIXES, BackboneChoice, ProjectionStatus, RunComparison, backbone_choice, backbone_choices,
                       compare_runs, events_from_file, events_on_disk, example_choices, inspect_file, is_example,
-                      load_dataset, projection_notes, projection_status, warm_up_projection)
+                      lesson_names, load_dataset, load_lesson, projection_notes, projection_status,
+                      warm_up_projection)
 from .config import RunConfig
 from .contracts import ACTIVE_STATES, TERMINAL_STATES, BuildInfo, RunState
 from .errors import OrcaError, RunCancelled, RunError
@@ -49,7 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["Session", "RunStatus", "RunState", "ACTIVE_STATES", "TERMINAL_STATES", "Recorded", "BuildInfo",
            "DATA_SUFFIXES", "BackboneChoice", "ProjectionStatus", "RunComparison", "backbone_choice", "backbone_choices",
            "compare_runs", "events_from_file", "events_on_disk", "example_choices", "inspect_file", "is_example",
-           "load_dataset", "projection_notes", "projection_status", "warm_up_projection"]
+           "lesson_names", "load_dataset", "load_lesson", "projection_notes", "projection_status",
+           "warm_up_projection", "planned_refine_steps", "shared_runs"]
 
 
 def planned_refine_steps(config: RunConfig, n_train: int) -> int:
@@ -79,6 +81,7 @@ class Session:
         self._waiting: list[str] = []  # FIFO of run ids waiting for a compute slot
         self._active = 0
         self._cond = threading.Condition()
+        self._end_listeners: list = []  # fn(run_id, state) after each launch's worker ends (the run cache)
 
     # -- starting -------------------------------------------------------------------------------
     def start(self, config: RunConfig | dict, stages: Iterable[str] = ("align", "refine", "evaluate"),
@@ -119,6 +122,7 @@ class Session:
             raise RunError(f"run {run_id} is {run.state}; only a run that finished its stages and still holds "
                            "its model can continue (start a new run otherwise)")
         stages = self._checked_stages(stages)
+        run.ctx.control.resume()  # a pause that came as the last stage ended must not carry into the next
         if overrides:
             config = run.config.with_overrides(overrides)
             run.config = run.ctx.config = config
@@ -211,8 +215,26 @@ class Session:
             run.ended = True
             discard = run.discard_when_done
             self._cond.notify_all()
+        for listener in list(self._end_listeners):
+            try:
+                listener(run.id, run.state)
+            except Exception:  # noqa: BLE001 - a listener (e.g. a full cache disk) never fails the run
+                pass
         if discard:
             self._drop(run)
+
+    def add_end_listener(self, listener) -> None:
+        """Call `listener(run_id, state)` from the worker thread each time a launch of a run ends
+        (finished, idle, failed or cancelled), before a discarded run is dropped."""
+        self._end_listeners.append(listener)
+
+    def hand_over(self, run_id: str, owner: str, new_owner: str) -> None:
+        """Make `new_owner` the owner of `owner`'s run (a shared run whose starter left while
+        others still watch it)."""
+        run = self._get(run_id, owner)
+        with self._cond:
+            run.owner = new_owner
+        self.retention.started(new_owner, run.run_dir)
 
     def _wait_for_slot(self, run: LiveRun) -> None:
         with self._cond:
@@ -381,6 +403,11 @@ class Session:
             if self._runs.get(run.id) is run:
                 del self._runs[run.id]
 
+    def stopping(self, run_id: str) -> bool:
+        """True once the run was asked to stop (cancel, discard, a time limit) and is not done yet."""
+        run = self._get(run_id)
+        return run.state in ACTIVE_STATES and run.ctx.control.cancelled
+
     def active_count(self, owner: str) -> int:
         """How many of `owner`'s runs are queued, running or paused, not counting ones being stopped."""
         with self._cond:
@@ -448,3 +475,12 @@ class Session:
 def _write_failure(reason: str) -> str:
     return f"could not write the run's files ({reason}); the run stopped. Free some disk space and start again"
 
+
+
+# -- the classroom: identical runs computed once, recorded lessons (the app's door to them) -------------
+
+def shared_runs(session: Session, cache_dir: str | Path, max_bytes: int) -> Any:
+    """The sharing layer over `session` (orca_engine.shared_runs.SharedRuns): an identical run is
+    replayed from the run cache in `cache_dir` (at most `max_bytes`) or watched while it computes."""
+    from .shared_runs import RunCache, SharedRuns
+    return SharedRuns(session, RunCache(cache_dir, max_bytes))

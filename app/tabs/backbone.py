@@ -20,28 +20,46 @@ def human_count(n: int) -> str:
     return str(n)
 
 
+def short_status(name: str) -> str:
+    """'available', or 'unavailable: <first clause of the reason>' (the table's narrow column)."""
+    b = backbone_choice(name)
+    return messages.AVAILABLE if b.available else messages.UNAVAILABLE.format(reason=b.reason.split(";")[0])
+
+
 def backbone_rows() -> list[list[str]]:
-    rows = []
-    for b in backbone_choices():
-        status = messages.AVAILABLE if b.available else messages.UNAVAILABLE.format(reason=b.reason)
-        rows.append([b.name, b.kind, human_count(b.params), b.licence, "yes" if b.offline else "no", status,
-                     b.description])
-    return rows
+    return [[b.name, short_status(b.name), b.kind, human_count(b.params), b.licence, "yes" if b.offline else "no",
+             b.description] for b in backbone_choices()]
+
+
+def picker_choices() -> list[tuple[str, str]]:
+    """The picker's entries: an unavailable backbone says so in its label (starting it is refused)."""
+    return [(b.name if b.available else messages.BACKBONE_CHOICE_UNAVAILABLE.format(name=b.name), b.name)
+            for b in backbone_choices()]
+
+
+def unavailable_reason(name: str) -> str:
+    """Why backbone `name` cannot be started here ("" when it can)."""
+    if name not in {b.name for b in backbone_choices()}:
+        return ""  # the config's validation names the allowed values
+    b = backbone_choice(name)
+    return "" if b.available else b.reason
 
 
 def backbone_summary(name: str) -> str:
     b = backbone_choice(name)
-    return messages.BACKBONE_CHOSEN.format(name=name, kind=b.kind, params=human_count(b.params), licence=b.licence,
-                                           status=b.reason if b.available else messages.UNAVAILABLE.format(reason=b.reason))
+    text = messages.BACKBONE_CHOSEN.format(name=name, kind=b.kind, params=human_count(b.params), licence=b.licence,
+                                           status=messages.AVAILABLE if b.available else
+                                           messages.UNAVAILABLE.format(reason=b.reason))
+    return text if b.available else f'<div class="orca-warning">⚠ {text}</div>'
 
 
 def build() -> dict:
     ui: dict = {"options": {}}
     step_header("backbone")
-    ui["options"]["model.backbone"] = option_widget("model.backbone")
+    ui["options"]["model.backbone"] = option_widget("model.backbone", choices=picker_choices())
     ui["summary"] = gr.Markdown(backbone_summary(ui["options"]["model.backbone"].value), elem_id="backbone-summary")
     gr.Dataframe(backbone_rows(), headers=messages.BACKBONE_TABLE_HEADERS, interactive=False, wrap=True,
-                 elem_id="backbone-table")
+                 column_widths=["11%", "17%", "7%", "9%", "9%", "7%", "40%"], elem_id="backbone-table")
     with gr.Accordion(messages.BACKBONE_ADVANCED, open=False):
         ui["options"].update(option_widgets(ADVANCED))
     return ui

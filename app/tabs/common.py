@@ -18,7 +18,7 @@ def option_widget(name: str, **overrides: Any) -> gr.components.Component:
     kwargs: dict[str, Any] = {"label": messages.LABELS.get(name, name), "info": f.metadata.get("help"),
                               "value": default, "elem_id": "opt-" + name.replace(".", "-")}
     kwargs.update(overrides)
-    choices = allowed_choices(f)
+    choices = kwargs.pop("choices", None) or allowed_choices(f)
     if isinstance(default, bool):
         return gr.Checkbox(**kwargs)
     if choices is not None:

@@ -29,8 +29,8 @@ def build() -> dict:
             gr.Markdown(messages.UPLOAD_HELP, elem_classes="hint")
             ui["label_column"] = gr.Dropdown([], value=None, label=messages.LABELS["data.label_column"],
                                              allow_custom_value=True, interactive=True, elem_id="label-column")
-            ui["load_upload"] = gr.Button(messages.LOAD_UPLOAD, elem_id="load-upload")
     ui["status"] = gr.Markdown(messages.NO_DATA, elem_id="data-status")
+    ui["cleared"] = gr.Markdown("", elem_id="data-cleared", elem_classes="hint")
     with gr.Row():
         ui["class_counts"] = gr.Dataframe(label=messages.CLASS_COUNTS, visible=False, interactive=False,
                                           elem_id="class-counts")

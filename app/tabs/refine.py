@@ -1,4 +1,4 @@
-"""Step 4, refine: scope, epochs and rate; Start / Stop; the live loss, validation metric and progress."""
+"""Step 4, refine: scope, epochs and rate; Start or Tune (the run bar steers them); the live loss and validation."""
 from __future__ import annotations
 
 import gradio as gr
@@ -21,9 +21,10 @@ def build() -> dict:
     with gr.Row():
         ui["start"] = gr.Button(messages.START, variant="primary", elem_id="refine-start")
         ui["tune"] = gr.Button(messages.TUNE, elem_id="refine-tune")
-        ui["stop"] = gr.Button(messages.STOP, variant="stop", interactive=False, elem_id="refine-stop")
+    ui["estimate"] = gr.Markdown("", elem_id="refine-estimate", elem_classes="hint")
     ui["status"] = gr.Markdown(messages.NO_RUN, elem_id="refine-status")
     ui["curves_plot"] = gr.Plot(label=messages.REFINE_PLOT, elem_id="refine-curves")
+    gr.Markdown(messages.LOOK["curves"], elem_classes="hint look")
     gr.Markdown(messages.TUNE_HINT, elem_classes="hint")
     ui["trials"] = gr.Dataframe(headers=messages.TRIAL_HEADERS, interactive=False, elem_id="tune-trials",
                                 wrap=True)

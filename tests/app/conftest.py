@@ -74,6 +74,12 @@ class FakeSession:
         self.owners: dict[str, str] = {}
         self.calls: list[tuple] = []
 
+    def add_end_listener(self, listener) -> None:  # the classroom's run cache listens; fake runs never end
+        pass
+
+    def stopping(self, run_id: str) -> bool:
+        return False
+
     def add_run(self, run_id: str, owner: str, records: list[dict], **status) -> None:
         self.records[run_id] = [{"index": i, "time": 0.0, **r} for i, r in enumerate(records)]
         self.statuses[run_id] = FakeStatus(run_id, owner=owner, **status)
@@ -157,6 +163,10 @@ def live_app():
     from orca_engine.session import Session
     runs = Path(tempfile.mkdtemp(prefix="orca-app-runs-"))
     previous = server.install(None)
+    # Pages open without the lesson playing (a test that wants it sets ORCA_LESSON_AUTOPLAY=1): a
+    # replay in the main view would race the flows these tests click through.
+    autoplay = os.environ.get("ORCA_LESSON_AUTOPLAY")
+    os.environ["ORCA_LESSON_AUTOPLAY"] = "0"
     demo = build_ui(session=Session(runs_dir=runs, max_active=server.MAX_ACTIVE,
                                     keep_run_folders=server.KEEP_RUN_FOLDERS, keep_per_owner=server.KEEP_PER_VISITOR,
                                     retain_s=server.RELEASE_GRACE_S), warm_up_umap=False)
@@ -167,6 +177,10 @@ def live_app():
     finally:
         demo.close()
         server.install(previous)
+        if autoplay is None:
+            os.environ.pop("ORCA_LESSON_AUTOPLAY", None)
+        else:
+            os.environ["ORCA_LESSON_AUTOPLAY"] = autoplay
         shutil.rmtree(runs, ignore_errors=True)
 
 

@@ -67,11 +67,12 @@ def test_scripted_flow_and_isolation(live_app, tiny_options, tmp_path):
     assert len(table["data"]) == 1 and len(table["data"][0]) == 4
 
     label, archive, figures, command = alice.predict(api_name="/export")
-    assert command.startswith("python -m orca_engine run") and "tiny-bert" in command
+    assert "python -m orca_engine run" in command and "tiny-bert" in command and ".venv/bin/activate" in command
     names = zipfile.ZipFile(archive).namelist()
-    for part in ("config.json", "events.jsonl", "metrics.json", "model.safetensors", "figures/test.html"):
+    for part in ("config.json", "events.jsonl", "metrics.json", "model.safetensors", "figures/figures.html",
+                 "README.md", "reproduce.sh"):
         assert any(n.endswith(part) for n in names), (part, names)
-    assert len(figures) == 5
+    assert len(figures) == 1 and figures[0].endswith("figures.html")
 
     note, compared, chart = alice.predict(api_name="/compare")
     assert "digits" in note and compared["data"], note

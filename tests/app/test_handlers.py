@@ -1,5 +1,6 @@
 """Handlers as plain functions: errors become page messages, runs are the visitor's own, polls redraw sparingly."""
 import json
+import time
 import zipfile
 
 import gradio as gr
@@ -85,14 +86,16 @@ def test_poll_redraws_only_what_changed_and_stops_when_the_run_ends(fake_session
     first = dict(zip(live.POLL_OUTPUTS, live.poll(visitor)))
     assert "step 1/3" in first["align_status"]
     assert first["loss_plot"] is not gr.skip() and first["timer"] == gr.skip()
-    assert first["align_pause"]["interactive"] is True
+    assert first["run_pause"]["interactive"] is True and first["run_bar"]["visible"] is True
+    assert "Step 3, aligning" in first["run_status"]
     second = dict(zip(live.POLL_OUTPUTS, live.poll(visitor)))
-    assert second["loss_plot"] == gr.skip() and second["align_pause"] == gr.skip()
+    assert second["loss_plot"] == gr.skip() and second["run_pause"] == gr.skip()
+    assert second["align_status"] == gr.skip() and second["run_status"] == gr.skip()  # nothing new: nothing sent
     fake_session.records["r1"].append({"index": 3, "time": 0.0, "type": "cancelled", "stage": "align"})
     fake_session.statuses["r1"].state = "cancelled"
     last = dict(zip(live.POLL_OUTPUTS, live.poll(visitor)))
     assert isinstance(last["timer"], gr.Timer) and last["timer"].active is False
-    assert last["align_pause"]["interactive"] is False
+    assert last["run_pause"]["interactive"] is False and last["run_bar"]["visible"] is False
 
 
 def test_replay_reads_events_from_a_run_zip(tmp_path, fake_session, upload):
@@ -103,7 +106,11 @@ def test_replay_reads_events_from_a_run_zip(tmp_path, fake_session, upload):
     visitor = Visitor()
     status, timer = handlers.replay(visitor, None, str(archive))
     assert "run.zip" in status and timer.active is True
-    live.poll(visitor)
+    deadline = time.monotonic() + 30
+    while visitor.replay is not None:  # replays play at watching speed (app/replay.py)
+        assert time.monotonic() < deadline, "the replay never ended"
+        live.poll(visitor)
+        time.sleep(0.02)
     assert visitor.view.align_losses == [2.0]
 
 
