@@ -180,7 +180,7 @@ def _signal_folder(folder, megabytes, length=4096):
     return (folder / "x.npy").stat().st_size
 
 
-@pytest.mark.slow
+@pytest.mark.scale
 def test_training_from_a_file_4x_larger_than_the_memory_cap(tmp_path):
     """Peak RSS growth of a whole run (prepare, align, refine, evaluate) stays under a quarter of the
     file it trains on: the cap is file size / 4, measured after a warm-up run on a small file."""
