@@ -62,7 +62,8 @@ def build_ui(session: Session | None = None, warm_up_umap: bool = True) -> gr.Bl
         timer.tick(live.poll, visitor, results[:len(live.POLL_OUTPUTS)], concurrency_limit=None,
                    trigger_mode="always_last", **QUIET)
         watchdog.tick(live.watchdog, visitor, timer, concurrency_limit=None, trigger_mode="always_last", **QUIET)
-        summary_button.click(live.run_summary, visitor, summary, api_name="run_summary")
+        summary_button.click(live.run_summary, visitor, summary, api_name="run_summary",
+                             concurrency_limit=None)  # a light read, like the page's own poll: never queued
         data_outputs = _data_step_outputs(steps["data"])
         demo.load(handlers.restorer(list(options)), [remembered, visitor],
                   [remembered, timer, steps["align"]["method"], *options.values()], **PRIVATE

@@ -94,7 +94,7 @@ def visit(url: str, example: str, options: dict, backbone: str, result: dict, de
     try:
         started = time.time()
         status = client.predict(**options, model_backbone=backbone, api_name="/start_refine")[0]
-        result.update(how=_how(status), status=status.splitlines()[0][:90])
+        result.update(how=_how(status), status=status.splitlines()[0][:90], start_s=time.time() - started)
         queue, etas = [], []
         while time.time() < deadline:
             s = client.predict(api_name="/run_summary")
@@ -211,8 +211,8 @@ def render(args, warm: dict, results: list[dict], probed: dict, rss: float) -> s
     if warm:
         lines += [f"Warm-up default run: first frame {warm.get('first_frame_s', float('nan')):.1f} s, "
                   f"result {warm.get('result_s', float('nan')):.1f} s.", ""]
-    lines += ["| visitors | served as | n | first frame s (median / max) | result s (median / max) | "
-              "queue positions told | unfinished |", "|---|---|---|---|---|---|---|"]
+    lines += ["| visitors | served as | n | Start answered s (median / max) | first frame s (median / max) | "
+              "result s (median / max) | queue positions told | unfinished |", "|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         groups.setdefault((r["kind"], r.get("how", r.get("state"))), []).append(r)
@@ -220,7 +220,8 @@ def render(args, warm: dict, results: list[dict], probed: dict, rss: float) -> s
         first = [r["first_frame_s"] for r in rows if "first_frame_s" in r]
         done = [r["result_s"] for r in rows if "result_s" in r]
         queue = sorted({q for r in rows for q in r.get("queue_positions", [])})
-        lines.append(f"| {kind} | {how} | {len(rows)} | {_mm(first)} | {_mm(done)} | "
+        answered = [r["start_s"] for r in rows if "start_s" in r]
+        lines.append(f"| {kind} | {how} | {len(rows)} | {_mm(answered)} | {_mm(first)} | {_mm(done)} | "
                      f"{', '.join(map(str, queue)) or '—'} | {len(rows) - len(done)} |")
     errors = [r["error"] for r in results if r.get("error")]
     opens = [r["open_s"] for r in results if "open_s" in r]

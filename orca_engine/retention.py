@@ -44,7 +44,8 @@ class FolderRetention:
         if self.keep is None or not self.runs_dir.is_dir():
             return
         protected = self._protected(live)
-        folders = sorted((p for p in self.runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        folders = sorted((p for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                         key=lambda p: p.stat().st_mtime)  # hidden folders (.cache, .shares) are not runs
         for old in folders[:max(0, len(folders) - self.keep + 1)]:
             if old.resolve() not in protected:
                 shutil.rmtree(old, ignore_errors=True)

@@ -204,3 +204,20 @@ def test_a_queued_run_is_told_a_rough_wait_from_recent_runs(shared, gate):
     events = shared.session.events(first.run_id)
     running = next(r["time"] for r in events if r["type"] == "state" and r["state"] == "running")
     assert shared.queue_eta_s(3) == pytest.approx(3 * (events[-1]["time"] - running))
+
+
+def test_pruning_run_folders_leaves_the_cache_and_the_shares_alone(tmp_path, monkeypatch):
+    monkeypatch.setitem(STAGES._items, "prepare", _prepare)
+    for name in FULL:
+        monkeypatch.setitem(STAGES._items, name, _stage(name))
+    for hidden in (".cache", ".shares"):
+        (tmp_path / hidden).mkdir()
+        (tmp_path / hidden / "kept").write_text("x")
+    session = Session(runs_dir=tmp_path, live_projection=False, keep_run_folders=1, keep_per_owner=1)
+    for i in range(3):
+        run = session.start({"data": {"source": "digits"}}, stages=("align",), owner=f"visitor-{i}")
+        session.wait(run, timeout=30)
+        session.release(run)
+        session.owner_left(f"visitor-{i}")  # retain_s = 0: their folders may go at once
+    assert (tmp_path / ".cache" / "kept").exists() and (tmp_path / ".shares" / "kept").exists()
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 1  # pruning did run
