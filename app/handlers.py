@@ -219,7 +219,7 @@ def _control(verb: str) -> Callable:
         if classroom.is_shared_with_me(visitor):
             raise gr.Error(messages.SHARED_READ_ONLY)
         getattr(session(), verb)(visitor.run_id, owner=visitor.owner)
-        return render.progress_text(session().status(visitor.run_id, owner=visitor.owner))
+        return render.run_bar_text(session().status(visitor.run_id, owner=visitor.owner))
     control.__name__ = verb
     control.__doc__ = f"{verb.capitalize()} the visitor's current run (acts within one step)."
     return control

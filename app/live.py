@@ -84,7 +84,7 @@ def poll(visitor: Visitor) -> tuple:
     texts = {"align_status": align_status(visitor, status, rate),
              "refine_status": refine_status(visitor, status, rate),
              "test_status": test_status(visitor),
-             "run_status": run_bar_text(status, rate) if state in WATCHING else ""}
+             "run_status": render.run_bar_text(status, rate) if state in WATCHING else ""}
     out: dict[str, Any] = {name: _if_changed(visitor, name, text) for name, text in texts.items()}
     now = time.monotonic()
     for name, (revision, build) in FIGURE_OUTPUTS.items():
@@ -129,13 +129,6 @@ def watchdog(visitor: Visitor) -> Any:
         if state in WATCHING:
             return gr.Timer(active=True)
     return gr.skip()
-
-
-def run_bar_text(status, rate: float | None) -> str:
-    if status is None:
-        return ""
-    stage = messages.RUN_BAR_STAGES.get(status.stage, status.stage)
-    return messages.RUN_BAR_TEXT.format(stage=stage, progress=render.progress_text(status, rate))
 
 
 def umap_ready() -> bool:

@@ -175,6 +175,8 @@ STATE_NAMES = {
 QUEUE_POSITION = "position {position} in the queue: another visitor's run is using the machine"
 QUEUE_ETA = " · starts in about {eta} (runs ahead × the median length of recent runs)"
 PROGRESS = "{state}: {stage} step {step}/{total} · elapsed {elapsed} · ETA {eta}"
+QUEUED_PAUSED = ("still in the queue (position {position}); it will hold before its first step until you "
+                 "press Resume or Step")
 PROGRESS_NO_STEPS = "{state}: {stage} · elapsed {elapsed}"
 UNKNOWN_ETA = "—"
 FAILED = "The run failed: {message}"

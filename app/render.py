@@ -96,8 +96,19 @@ def progress_text(status, seconds_per_step: float | None = None) -> str:
         if seconds_per_step is not None:
             text += " · " + messages.STEP_RATE.format(rate=seconds_per_step)
         return text
-    return messages.PROGRESS_NO_STEPS.format(state=state, stage=status.stage or "-",
+    text = messages.PROGRESS_NO_STEPS.format(state=state, stage=status.stage or "-",
                                              elapsed=duration(status.elapsed_s))
+    if status.state == "paused" and status.queue_position:  # paused while still waiting for the machine
+        text += " · " + messages.QUEUED_PAUSED.format(position=status.queue_position)
+    return text
+
+
+def run_bar_text(status, rate: float | None = None) -> str:
+    """The run bar's line: the stage in plain words, then the progress line."""
+    if status is None:
+        return ""
+    stage = messages.RUN_BAR_STAGES.get(status.stage, status.stage)
+    return messages.RUN_BAR_TEXT.format(stage=stage, progress=progress_text(status, rate))
 
 
 def align_summary(metrics: dict) -> str:

@@ -208,15 +208,19 @@ BACKBONE_KINDS: dict[str, type[Backbone]] = {"text": TextBackbone, "vision": Swi
 
 # -- building from transformers ---------------------------------------------------------
 
-@contextlib.contextmanager
-def _seeded(seed: int | None):
-    """Fix the initialisation RNG (tiny 'pretrained' bodies must be the same body every time)."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
+@torch.no_grad()
+def _fixed_weights(model: nn.Module, std: float, seed: int = 0) -> None:
+    """A tiny test body's 'pretrained' weights: the transformers initialisation's distributions
+    (matrices N(0, std²), norms 1, biases 0) drawn from a private generator, so the body is the
+    same in every process and call whatever other threads draw from the global RNG meanwhile."""
+    generator = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        if p.dim() >= 2:
+            p.copy_(torch.randn(p.shape, generator=generator) * std)
+        elif "norm" in name.lower() and name.endswith("weight"):
+            p.fill_(1.0)
+        else:
+            p.zero_()
 
 
 @contextlib.contextmanager
@@ -243,10 +247,12 @@ def _built_hf_model(spec: BackboneSpec, pretrained: bool) -> nn.Module:
     import transformers
     family = FAMILIES[spec.family]
     model_class = getattr(transformers, family.model_class)
-    if spec.random_init_only:  # "pretrained" = a fixed seed; False = whatever the caller seeded
+    if spec.random_init_only:  # "pretrained" = fixed weights; False = whatever the caller seeded
         config = getattr(transformers, family.config_class)(**dict(spec.tiny_config))
-        with _seeded(0 if pretrained else None):
-            return model_class(config, add_pooling_layer=False)
+        model = model_class(config, add_pooling_layer=False)
+        if pretrained:
+            _fixed_weights(model, getattr(config, "initializer_range", 0.02))
+        return model
     if pretrained:
         return load_from_source(spec, lambda **kw: model_class.from_pretrained(spec.hub_id, add_pooling_layer=False,
                                                                                **kw))

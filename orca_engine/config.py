@@ -212,7 +212,9 @@ class RefineConfig(_Section):
                                       "broken by the metric)", choices=("metric", "loss"))
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
     augment: str = option("auto", "label-preserving input augmentation of each training batch (time shift, "
-                                  "translation, noise; never for dense tasks); none = off", choices=("auto", "none"))
+                                  "translation, noise; never for dense tasks); auto = when the budget passes over "
+                                  "the training split at least 25 times (small data), on = always, none = off",
+                          choices=("auto", "on", "none"))
     ema: float = option(0.0, "keep an exponential moving average of the weights with this decay and validate, "
                              "select and save the average (0 = off)", range=(0.0, 0.9999))
 

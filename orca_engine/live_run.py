@@ -91,8 +91,8 @@ class LiveRun:
 
     def status(self, queue_position: int) -> RunStatus:
         state = self.state
-        if state == RunState.RUNNING and self.ctx.control.paused:
-            state = RunState.PAUSED
+        if state in (RunState.RUNNING, RunState.QUEUED) and self.ctx.control.paused:
+            state = RunState.PAUSED  # queued and paused: it will hold before its first step
         elapsed = time.time() - self.stage_started
         watching = state in (RunState.RUNNING, RunState.PAUSED)
         eta = (elapsed / self.step * (self.total - self.step)) if self.step and watching else None

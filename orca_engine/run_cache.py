@@ -163,6 +163,12 @@ class RunCache:
             shutil.rmtree(tmp, ignore_errors=True)
         return True
 
+    def clear(self) -> None:
+        """Forget every cached run (the next identical request computes afresh)."""
+        with self._lock:
+            for path, _, _ in self._entries():
+                shutil.rmtree(path, ignore_errors=True)
+
     def size_bytes(self) -> int:
         return sum(size for _, _, size in self._entries())
 

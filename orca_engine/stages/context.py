@@ -62,6 +62,11 @@ class RunControl:
             self._cancelled = True
             self._cond.notify_all()
 
+    def check_cancelled(self) -> None:
+        """Raise RunCancelled if cancelled; never blocks (a pause holds at the next `checkpoint`)."""
+        if self._cancelled:
+            raise RunCancelled("the run was cancelled")
+
     def checkpoint(self) -> None:
         """Block while paused (unless a single step was granted); raise RunCancelled if cancelled."""
         with self._cond:

@@ -63,14 +63,14 @@ def prepare(ctx: RunContext) -> Iterator[Event]:
 
     ds = load_dataset(cfg.data, seed=cfg.seed)
     ctx.dataset = ds
-    ctx.control.checkpoint()
+    ctx.control.check_cancelled()  # a pause holds at alignment's first step, where it shows
 
     # A model placed in the context beforehand is used as is: a comparison grid restores shared
     # weights into one model instead of reloading the backbone for every variant.
     model = ctx.model if ctx.model is not None else run_model(cfg, ds, ctx.device)
     ctx.model = model
     ctx.build_info = build_info(ds)
-    ctx.control.checkpoint()
+    ctx.control.check_cancelled()  # a pause holds at alignment's first step, where it shows
 
     feats, labels, info = source_features(model.backbone, cfg.align.source_proxy, cfg.align.source_samples,
                                           seed=cfg.seed, cache_dir=ctx.cache_dir)

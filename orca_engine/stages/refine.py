@@ -189,8 +189,10 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     y_train = training_targets(ds.y_train, info)
     autocast = precision_autocast(ctx.config.precision, ctx.device)  # None for fp32: no autocast
     sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(ctx.config.seed + 2))
-    augment = make_augmentation(cfg.augment, ds.modality, ds.task, torch.Generator().manual_seed(ctx.config.seed + 3))
-    ctx.metrics["refine_budget"]["augmentation"] = describe_augmentation(cfg.augment, ds.modality, ds.task)
+    augment = make_augmentation(cfg.augment, ds.modality, ds.task, torch.Generator().manual_seed(ctx.config.seed + 3),
+                                epochs=budget.epochs)
+    ctx.metrics["refine_budget"]["augmentation"] = describe_augmentation(cfg.augment, ds.modality, ds.task,
+                                                                         budget.epochs)
     # the weights validated and kept: the model itself, or an exponential moving average of it
     averaged = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True)

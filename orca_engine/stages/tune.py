@@ -50,7 +50,7 @@ SEARCH_SPACE = (
     Searched("refine.min_steps", choices=(150, 300, 600)),
     Searched("refine.weight_decay", choices=(0.0, 0.01, 0.1)),
     Searched("refine.head_first_fraction", choices=(0.0, 0.3)),
-    Searched("refine.augment", choices=("auto", "none")),
+    Searched("refine.augment", choices=("auto", "on", "none")),
     Searched("model.max_tokens", choices=(16, 32, 64)),
     Searched("align.lr", 1e-3, 3e-2),
     Searched("align.steps", choices=(0, 100, 300)),

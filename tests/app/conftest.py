@@ -184,6 +184,16 @@ def live_app():
         shutil.rmtree(runs, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_runs_from_earlier_tests(request):
+    """Tests on one live app start afresh: an identical run an earlier test finished would otherwise
+    be replayed from the classroom's run cache instead of computing (no run bar, nothing to pause)."""
+    if "live_app" in request.fixturenames:
+        from app import classroom
+        classroom.shared().cache.clear()
+    yield
+
+
 @contextlib.contextmanager
 def chrome_driver():
     """Headless Debian Chromium through selenium; the flags keep it off the (closed) network."""

@@ -6,8 +6,11 @@ backbone cannot be started; the exported figures open with no network.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from gradio_client import Client
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -45,6 +48,14 @@ def bar_visible(driver) -> bool:
         return bool(bars) and bars[0].is_displayed()
     except StaleElementReferenceException:  # redrawn meanwhile: ask again
         return False
+
+
+def bar_text(driver) -> str:
+    """The run bar's line, or "" once the bar is gone (the run ended or became idle)."""
+    try:
+        return text_of(driver, "run-bar-status")
+    except (StaleElementReferenceException, NoSuchElementException):
+        return ""
 
 
 def enabled(driver, elem_id: str) -> bool:
@@ -100,16 +111,33 @@ def test_new_data_clears_old_results_and_a_reload_restores_the_data_step(live_ap
     assert not chrome.find_elements(By.CSS_SELECTOR, "#align-loss .scatterlayer .trace")  # no old curve
 
 
-def test_a_paused_alignment_leads_on_to_refinement_through_the_run_bar(live_app, chrome):
+def _step(bar: str) -> str:
+    """'Step 3, aligning · Paused: align step 2/4 · ...' -> 'align 2/4' (the stage and step shown)."""
+    found = re.search(r"(\w+) step (\d+)/", bar)
+    return f"{found.group(1)} {found.group(2)}" if found else bar
+
+
+def test_a_paused_alignment_leads_on_to_refinement_through_the_run_bar(live_app, chrome, tiny_options):
+    # Another visitor's paused run holds the server's one worker slot, so this page's run stays
+    # queued until the test lets it go: the Pause below lands before its first step on any machine
+    # (a warm tiny run otherwise ends before the page's next tick shows the button).
+    blocker = Client(live_app, verbose=False)
+    blocker.predict("iris", api_name="/use_example")
+    blocker.predict(**{**tiny_options, "seed": 99}, align_steps=50, api_name="/start_align")
+    blocker.predict(api_name="/pause")
     open_app(chrome, live_app)
     use_example(chrome, "iris")
     tiny_run(chrome, align_steps=4)
     click(chrome, "align-start")
-    WebDriverWait(chrome, 120).until(lambda d: bar_visible(d) and enabled(d, "run-pause"))
-    press(chrome, "run-pause")  # while queued or preparing: it holds before the first alignment step
-    WebDriverWait(chrome, 60).until(lambda d: "Paused" in text_of(d, "run-bar-status"))
-    assert any(stage in text_of(chrome, "run-bar-status") for stage in ("Preparing", "aligning"))
-    assert enabled(chrome, "run-resume") and enabled(chrome, "run-step") and not enabled(chrome, "run-pause")
+    WebDriverWait(chrome, 120).until(lambda d: bar_visible(d) and enabled(d, "run-pause")
+                                     and "Queued" in bar_text(d))
+    press(chrome, "run-pause")  # while queued: it will hold before the first alignment step, and says so
+    WebDriverWait(chrome, 60).until(lambda d: "Paused" in bar_text(d) and "still in the queue" in bar_text(d))
+    blocker.predict(api_name="/stop")  # the slot frees: the run prepares, then holds
+    WebDriverWait(chrome, 120).until(lambda d: "Paused" in bar_text(d) and
+                                     any(stage in bar_text(d) for stage in ("Preparing", "aligning")))
+    WebDriverWait(chrome, 30).until(  # the buttons follow at the page's next tick
+        lambda d: enabled(d, "run-resume") and enabled(d, "run-step") and not enabled(d, "run-pause"))
 
     click(chrome, "refine-start")  # ambiguous before: now it says where the run is and what leads on
     said = toast(chrome, "paused at step")
@@ -118,14 +146,15 @@ def test_a_paused_alignment_leads_on_to_refinement_through_the_run_bar(live_app,
     for _ in range(15):  # step through to the end: the pause is still on when alignment finishes
         if "Aligned" in text_of(chrome, "align-status"):
             break
+        before = bar_text(chrome)
         press(chrome, "run-step")
         WebDriverWait(chrome, 60).until(lambda d: "Aligned" in text_of(d, "align-status")
-                                        or "Paused" in text_of(d, "run-bar-status"))
+                                        or ("Paused" in bar_text(d) and _step(bar_text(d)) != _step(before)))
     wait_text(chrome, "align-status", "Aligned", timeout=60)
     click(chrome, "refine-start")
-    WebDriverWait(chrome, 120).until(lambda d: "refin" in text_of(d, "run-bar-status").lower()
+    WebDriverWait(chrome, 120).until(lambda d: "refin" in bar_text(d).lower()
                                      or "Test accuracy" in text_of(d, "test-status"))
-    assert "Paused" not in text_of(chrome, "run-bar-status"), "the late pause carried into refinement"
+    assert "Paused" not in bar_text(chrome), "the late pause carried into refinement"
     wait_text(chrome, "test-status", "Test accuracy", timeout=240)
 
 

@@ -34,7 +34,9 @@ def _visit(url: str, options: dict, results: dict, index: int) -> None:
     try:
         client = Client(url, verbose=False)
         client.predict("iris", api_name="/use_example")
-        client.predict(**options, align_steps=4, api_name="/start_align")
+        # A seed each: eight different runs computing at once (identical settings would share one
+        # run, the classroom's behaviour, tested in test_classroom_client.py)
+        client.predict(**{**options, "seed": index + 1}, align_steps=4, api_name="/start_align")
         done = wait_for(client, lambda s: s["state"] in ("idle", "failed", "cancelled"), timeout=900)
         results[index] = {"run_id": done["run_id"], "state": done["state"], "error": done.get("error", ""),
                           "others_seen": None}

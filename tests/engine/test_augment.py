@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from orca_engine.session import Session
-from orca_engine.stages.augment import make_augmentation, shift_image, shift_sequence
+from orca_engine.stages.augment import AUTO_MIN_EPOCHS, applies, describe, make_augmentation, shift_image, \
+    shift_sequence
 
 
 def _gen(seed=0):
@@ -50,7 +51,7 @@ def test_augmentation_is_seeded_and_skips_dense_tasks_and_none():
 def _tiny(tmp_path, **refine):
     return {"data": {"source": "synthetic-signals", "train_fraction": 0.1}, "model": {"backbone": "tiny-bert"},
             "align": {"steps": 0}, "evaluate": {"baselines": "none"},
-            "refine": {"epochs": 2, "batch_size": 8, "eval_every": 4, **refine}}
+            "refine": {"epochs": 2, "batch_size": 8, "eval_every": 4, "augment": "on", **refine}}
 
 
 def _weights(session, run):
@@ -67,8 +68,33 @@ def test_weight_averaging_keeps_the_average_not_the_last_weights(tmp_path):
         assert status.state in ("finished", "idle"), status.error
         runs[ema] = run
     metrics = json.loads((session.run_dir(runs[0.9]) / "metrics.json").read_text())
-    assert metrics["refine_budget"]["augmentation"].startswith("time shift")
+    assert metrics["refine_budget"]["augmentation"].startswith("time shift")  # refine.augment = on, at 2 epochs
     plain, averaged = _weights(session, runs[0.0]), _weights(session, runs[0.9])
     assert plain.keys() == averaged.keys()
     # same seed, same batches: only the averaging differs, so the kept weights must too
     assert any(not torch.equal(plain[k], averaged[k]) for k in plain)
+
+
+def test_auto_augments_only_a_budget_that_passes_over_the_data_many_times():
+    """Augmentation fights memorisation: on when each sample is seen often (small data), off when
+    the budget is a few epochs (larger data), where it slowed learning (digits 0.97 -> 0.86)."""
+    few, many = AUTO_MIN_EPOCHS - 11, AUTO_MIN_EPOCHS + 50
+    assert not applies("auto", "image", "classification", epochs=few)
+    assert applies("auto", "image", "classification", epochs=many)
+    assert applies("on", "image", "classification", epochs=few)
+    assert not applies("none", "sequence", "classification", epochs=many)
+    assert not applies("on", "sequence", "dense", epochs=many)
+    assert make_augmentation("auto", "sequence", "classification", _gen(), epochs=few) is None
+    assert make_augmentation("auto", "sequence", "classification", _gen(), epochs=many) is not None
+    off = describe("auto", "image", "classification", epochs=few)
+    assert off.startswith("none (automatic)") and f"{few}" in off and "refine.augment = on" in off
+    assert describe("auto", "image", "classification", epochs=many).startswith("translation")
+    assert "refine.augment = on" in describe("on", "tabular", "classification", epochs=few)
+
+
+def test_a_run_records_why_auto_left_augmentation_off(tmp_path):
+    session = Session(runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
+    run = session.start(_tiny(tmp_path, augment="auto"))  # 2 epochs: far below the threshold
+    assert session.wait(run, timeout=300).state in ("finished", "idle")
+    metrics = json.loads((session.run_dir(run) / "metrics.json").read_text())
+    assert metrics["refine_budget"]["augmentation"].startswith("none (automatic)")
