@@ -249,9 +249,11 @@ def _built_hf_model(spec: BackboneSpec, pretrained: bool) -> nn.Module:
     model_class = getattr(transformers, family.model_class)
     if spec.random_init_only:  # "pretrained" = fixed weights; False = whatever the caller seeded
         config = getattr(transformers, family.config_class)(**dict(spec.tiny_config))
-        model = model_class(config, add_pooling_layer=False)
-        if pretrained:
-            _fixed_weights(model, getattr(config, "initializer_range", 0.02))
+        if not pretrained:
+            return model_class(config, add_pooling_layer=False)
+        with torch.random.fork_rng(devices=[]):  # the caller's RNG stream is left as it was, built or cached
+            model = model_class(config, add_pooling_layer=False)
+        _fixed_weights(model, getattr(config, "initializer_range", 0.02))
         return model
     if pretrained:
         return load_from_source(spec, lambda **kw: model_class.from_pretrained(spec.hub_id, add_pooling_layer=False,
