@@ -355,9 +355,13 @@ COMMANDS = {"run": cmd_run, "predict": cmd_predict, "evaluate": cmd_evaluate, "b
 class Progress:
     """A one-line progress display on stderr (redrawn in place on a terminal, sparse lines otherwise)."""
 
-    def __init__(self, enabled: bool = True, stream=sys.stderr):
+    def __init__(self, enabled: bool = True, stream=None):
+        stream = sys.stderr if stream is None else stream  # the stderr of now, not of import time
         self.enabled, self.stream = enabled, stream
-        self.tty = stream.isatty()
+        try:
+            self.tty = stream.isatty()
+        except ValueError:  # a closed stream: no terminal to redraw on
+            self.tty = False
         self.last_draw = 0.0
         self.stage_start = time.time()
 

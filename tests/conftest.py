@@ -17,3 +17,27 @@ def pytest_collection_modifyitems(session, config, items):
     for index, item in enumerate(items):
         first_seen.setdefault(item.nodeid.split("::")[0], index)
     items.sort(key=lambda item: (-slow[item.nodeid.split("::")[0]], first_seen[item.nodeid.split("::")[0]]))
+
+
+import threading
+import time
+import warnings
+
+import pytest
+
+
+def _background_runs() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("orca-run-") and t.is_alive()]
+
+
+@pytest.fixture
+def no_runs_in_background():
+    """For tests that compare two runs bit for bit: runs an earlier test left going in this process
+    draw dropout masks from the same global torch RNG and would make the two differ; wait for them
+    to end first (they are tiny runs; a leftover still alive after two minutes is reported)."""
+    deadline = time.monotonic() + 120
+    while _background_runs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _background_runs():
+        warnings.warn(f"runs still going in the background: {_background_runs()}")
+    yield

@@ -13,6 +13,8 @@ import pytest
 from app import data_step, handlers, messages, server
 from app.state import Visitor
 
+pytestmark = pytest.mark.usefixtures("no_runs_in_background")  # a run and its rerun compared
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY_VALUES = {"model.backbone": "tiny-bert", "align.steps": 3, "align.source_samples": 100,
                "align.samples_per_class": 8, "align.projection_points": 40, "refine.epochs": 1,

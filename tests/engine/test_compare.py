@@ -12,6 +12,8 @@ from orca_engine.compare import (GridSpec, comparison_table, run_grid, summarise
 from orca_engine.config import RunConfig
 from orca_engine.errors import ConfigError
 
+pytestmark = pytest.mark.usefixtures("no_runs_in_background")  # runs compared bit for bit
+
 TINY = {"data": {"source": "breast_cancer"}, "model": {"backbone": "tiny-bert", "max_tokens": 8},
         "align": {"steps": 2, "source_samples": 40, "samples_per_class": 4, "projection_every": 0},
         "refine": {"epochs": 1, "batch_size": 64}, "device": "cpu"}

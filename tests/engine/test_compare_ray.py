@@ -10,6 +10,8 @@ from orca_engine.compare.grid import ordered_cells
 from orca_engine.config import RunConfig
 from orca_engine.errors import ConfigError
 
+pytestmark = pytest.mark.usefixtures("no_runs_in_background")  # runs compared bit for bit
+
 TINY = {"data": {"source": "breast_cancer"}, "model": {"backbone": "tiny-bert", "max_tokens": 8},
         "align": {"steps": 2, "source_samples": 40, "samples_per_class": 4, "projection_every": 0},
         "refine": {"epochs": 1, "batch_size": 64}, "evaluate": {"baselines": "none"}, "device": "cpu"}

@@ -49,7 +49,19 @@ def shared(tmp_path, monkeypatch, gate):
     for name in FULL:
         monkeypatch.setitem(STAGES._items, name, _stage(name, gate=gate))
     session = Session(runs_dir=tmp_path / "runs", live_projection=False)
-    return SharedRuns(session, RunCache(tmp_path / "cache", max_bytes=10 * 2**20))
+    yield SharedRuns(session, RunCache(tmp_path / "cache", max_bytes=10 * 2**20))
+    # Stop every run a test left going while the stand-in stages are still installed: once the
+    # monkeypatch is undone, a queued run would start the real stages (a full MiniLM run on digits,
+    # minutes of CPU in the background of every later test).
+    gate.set()
+    for status in session.runs():
+        if status.state in ("queued", "running", "paused"):
+            session.cancel(status.run_id)
+    for status in session.runs():
+        try:
+            assert session.wait(status.run_id, timeout=60).state not in ("queued", "running", "paused")
+        except RunError:  # discarded meanwhile: nothing left to wait for
+            pass
 
 
 def _finished(shared, gate, config, viewer="a"):

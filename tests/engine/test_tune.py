@@ -9,6 +9,8 @@ from orca_engine.run_folder import RunFolder
 from orca_engine.session import Session
 from orca_engine.stages.tune import SEARCH_SPACE, _defaults
 
+pytestmark = pytest.mark.usefixtures("no_runs_in_background")  # runs compared bit for bit
+
 CONFIG = {"data": {"source": "iris"}, "model": {"backbone": "tiny-bert"},
           "align": {"steps": 0, "source_samples": 60, "samples_per_class": 8, "projection_every": 0},
           "refine": {"min_steps": 6, "max_steps": 12},
