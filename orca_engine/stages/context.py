@@ -41,26 +41,25 @@ class RunControl:
     def cancelled(self) -> bool:
         return self._cancelled
 
-    def pause(self) -> None:
+    def _signal(self, paused: bool | None = None, cancel: bool = False, steps: int = 0) -> None:
         with self._cond:
-            self._paused = True
+            self._paused = self._paused if paused is None else paused
+            self._cancelled = self._cancelled or cancel
+            self._step_tokens += steps
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        self._signal(paused=True)
 
     def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
+        self._signal(paused=False)
 
     def step(self) -> None:
         """Let exactly one more step run while paused (pauses first if running)."""
-        with self._cond:
-            self._paused = True
-            self._step_tokens += 1
-            self._cond.notify_all()
+        self._signal(paused=True, steps=1)
 
     def cancel(self) -> None:
-        with self._cond:
-            self._cancelled = True
-            self._cond.notify_all()
+        self._signal(cancel=True)
 
     def check_cancelled(self) -> None:
         """Raise RunCancelled if cancelled; never blocks (a pause holds at the next `checkpoint`)."""
