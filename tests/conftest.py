@@ -1,4 +1,4 @@
-"""Suite-wide collection order: the longest files start first.
+"""Suite-wide: the longest files start first, and a wait for background runs before bit-for-bit comparisons.
 
 `scripts/test.sh` runs the suite on two xdist workers, one file per worker at a time
 (`--dist loadfile`), handing out files in collection order. Files with end-to-end runs on the
@@ -8,22 +8,24 @@ of all other files, is unchanged.
 """
 from __future__ import annotations
 
-from collections import Counter
-
-
-def pytest_collection_modifyitems(session, config, items):
-    slow = Counter(item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow"))
-    first_seen = {}
-    for index, item in enumerate(items):
-        first_seen.setdefault(item.nodeid.split("::")[0], index)
-    items.sort(key=lambda item: (-slow[item.nodeid.split("::")[0]], first_seen[item.nodeid.split("::")[0]]))
-
-
 import threading
 import time
 import warnings
+from collections import Counter
 
 import pytest
+
+
+def _file(item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    slow = Counter(_file(item) for item in items if item.get_closest_marker("slow"))
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(_file(item), index)
+    items.sort(key=lambda item: (-slow[_file(item)], first_seen[_file(item)]))
 
 
 def _background_runs() -> list[str]:
