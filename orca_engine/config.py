@@ -207,14 +207,24 @@ class RefineConfig(_Section):
                               "checkpoint, never before refine.min_steps; 0 = automatic (a third of the budget)",
                            range=(0, 10_000_000))
     early_stopping: bool = option(True, "stop when validation stops improving (see refine.patience)")
-    select_on: str = option("metric", "what picks the kept checkpoint on the validation split: the task metric "
-                                      "(ties broken by the validation loss), or the validation loss (near-ties "
-                                      "broken by the metric)", choices=("metric", "loss"))
+    select_on: str = option("auto", "what picks the kept checkpoint: the task metric on the validation split "
+                                    "(ties broken by the validation loss), the validation loss (near-ties broken "
+                                    "by the metric), or the last step's weights; auto = last for classification "
+                                    "with a validation split under 50 samples (too few to tell checkpoints "
+                                    "apart), else metric", choices=("auto", "metric", "loss", "last"))
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
     augment: str = option("auto", "label-preserving input augmentation of each training batch (time shift, "
                                   "translation, noise; never for dense tasks); auto = when the budget passes over "
                                   "the training split at least 25 times (small data), on = always, none = off",
                           choices=("auto", "on", "none"))
+    tta: str = option("auto", "test-time augmentation: the model's outputs averaged over the input and copies "
+                              "shifted by half the training shift (validation, test and predict alike); auto = "
+                              "for sequences when refinement augments, on = sequences and images, none = off",
+                      choices=("auto", "on", "none"))
+    soup: str = option("auto", "average the weights of the best validation checkpoints, each kept only if the "
+                               "validation score does not get worse (a greedy weight soup); auto = regression "
+                               "tasks, on = every task, none = the single best checkpoint",
+                       choices=("auto", "on", "none"))
     ema: float = option(0.0, "keep an exponential moving average of the weights with this decay and validate, "
                              "select and save the average (0 = off)", range=(0.0, 0.9999))
 

@@ -80,6 +80,7 @@ class BuildInfo:
     target_std: Any = 1.0
     data_spec: DataSpec = dataclasses.field(default_factory=dict)  # type: ignore[assignment]
     checkpoint: dict[str, Any] | None = None
+    test_time_shift: float = 0.0  # test-time augmentation: largest shift as a share of each axis (0 = off)
 
     @property
     def complete(self) -> bool:
@@ -94,6 +95,8 @@ class BuildInfo:
                "output_shape": list(self.output_shape), "num_outputs": self.num_outputs,
                "class_names": list(self.class_names), "target_mean": self.target_mean,
                "target_std": self.target_std, "data_spec": self.data_spec}
+        if self.test_time_shift:
+            out["test_time_shift"] = self.test_time_shift
         return {**out, "checkpoint": self.checkpoint} if self.checkpoint else out
 
     @classmethod
@@ -104,7 +107,7 @@ class BuildInfo:
                    output_shape=tuple(int(n) for n in d["output_shape"]), num_outputs=int(d["num_outputs"]),
                    class_names=tuple(d.get("class_names") or ()), target_mean=d.get("target_mean", 0.0),
                    target_std=d.get("target_std", 1.0), data_spec=d.get("data_spec") or {},
-                   checkpoint=d.get("checkpoint") or None)
+                   checkpoint=d.get("checkpoint") or None, test_time_shift=float(d.get("test_time_shift", 0.0)))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,12 @@ class Event:
 
 
 @dataclass(frozen=True)
+class StageEvent(Event):
+    """An event of one stage ("prepare" | "align" | "refine" | "evaluate" | "tune"): it comes first."""
+    stage: str
+
+
+@dataclass(frozen=True)
 class RunStarted(Event):
     type: ClassVar[str] = "run_started"
     run_id: str
@@ -31,17 +37,15 @@ class RunStarted(Event):
 
 
 @dataclass(frozen=True)
-class StageStarted(Event):
+class StageStarted(StageEvent):
     type: ClassVar[str] = "stage_started"
-    stage: str  # "prepare" | "align" | "refine" | "evaluate"
     total_steps: int = 0
 
 
 @dataclass(frozen=True)
-class StepLogged(Event):
+class StepLogged(StageEvent):
     """One optimisation step. Alignment steps carry the objective value as `loss`."""
     type: ClassVar[str] = "step"
-    stage: str
     step: int
     total: int
     loss: float
@@ -49,11 +53,10 @@ class StepLogged(Event):
 
 
 @dataclass(frozen=True)
-class ValidationLogged(Event):
+class ValidationLogged(StageEvent):
     """Validation metrics (and the task loss, as "loss") at one refinement step; `epoch` is the
     step in passes over the training data (fractional); `best` marks the kept checkpoint."""
     type: ClassVar[str] = "validation"
-    stage: str
     epoch: float
     metrics: dict
     best: bool = False
@@ -61,10 +64,9 @@ class ValidationLogged(Event):
 
 
 @dataclass(frozen=True)
-class TrialFinished(Event):
+class TrialFinished(StageEvent):
     """One hyperparameter trial of the tune stage, scored on the validation split."""
     type: ClassVar[str] = "trial"
-    stage: str
     trial: int
     total: int
     params: dict
@@ -75,13 +77,12 @@ class TrialFinished(Event):
 
 
 @dataclass(frozen=True)
-class ProjectionFrame(Event):
+class ProjectionFrame(StageEvent):
     """2-D coordinates of a fixed sample of source and target features at one alignment step.
 
     Indices of the sample are fixed for the whole run, so consecutive frames animate.
     """
     type: ClassVar[str] = "projection"
-    stage: str
     step: int
     method: str  # "pca" | "umap"
     source_xy: list  # (n_s, 2)
@@ -91,10 +92,9 @@ class ProjectionFrame(Event):
 
 
 @dataclass(frozen=True)
-class ClassDistances(Event):
+class ClassDistances(StageEvent):
     """Distances between target classes (rows) and source classes (columns) at one step."""
     type: ClassVar[str] = "class_distances"
-    stage: str
     step: int
     matrix: list  # (n_target_classes, n_source_classes)
     target_classes: list
@@ -102,16 +102,14 @@ class ClassDistances(Event):
 
 
 @dataclass(frozen=True)
-class WarningRaised(Event):
+class WarningRaised(StageEvent):
     type: ClassVar[str] = "warning"
-    stage: str
     message: str
 
 
 @dataclass(frozen=True)
-class StageFinished(Event):
+class StageFinished(StageEvent):
     type: ClassVar[str] = "stage_finished"
-    stage: str
     metrics: dict = field(default_factory=dict)
 
 

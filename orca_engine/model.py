@@ -29,9 +29,18 @@ class OrcaModel(nn.Module):
     def __init__(self, embedder: Embedder, backbone: Backbone, head: nn.Module):
         super().__init__()
         self.embedder, self.backbone, self.head = embedder, backbone, head
+        # test-time augmentation (refine.tta): in eval mode, outputs are averaged over the input and
+        # copies shifted by this share of each time / image axis; 0 = off. Refinement sets it, and a
+        # saved run restores it from model.json (BuildInfo.test_time_shift), so validation, test and
+        # every later prediction see the same model.
+        self.test_time_shift = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(self.embedder(x)))
+        if self.training or not self.test_time_shift or x.dim() not in (3, 4):
+            return self.head(self.backbone(self.embedder(x)))
+        views = shifted_views(x, self.test_time_shift)  # (V*B, ...) the input first, then its shifted copies
+        out = self.head(self.backbone(self.embedder(views)))
+        return out.view(-1, *x.shape[:1], *out.shape[1:]).mean(dim=0)  # (B, ...)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The embedder's tokens (B, T, D): what alignment moves towards the source distribution."""
@@ -76,6 +85,22 @@ class OrcaModel(nn.Module):
         chosen = {id(p) for p in self.trainable_parameters(scope)}
         for p in self.parameters():
             p.requires_grad_(id(p) in chosen)
+
+
+def shifted_views(x: torch.Tensor, share: float) -> torch.Tensor:
+    """(B, C, *grid) -> (V*B, C, *grid): `x`, then `x` moved by +-round(share * n) positions along each
+    grid axis (the time axis of a sequence, both axes of an image), edges repeated. An axis too short
+    to move by one position adds no copies."""
+    views = [x]
+    for dim in range(2, x.dim()):
+        size = x.shape[dim]
+        offset = round(size * share)
+        if offset < 1:
+            continue
+        for moved in (offset, -offset):
+            index = (torch.arange(size, device=x.device) - moved).clamp_(0, size - 1)
+            views.append(x.index_select(dim, index))
+    return torch.cat(views)
 
 
 def _is_decayed(p: nn.Parameter) -> bool:

@@ -73,6 +73,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
         raise RunError(f"{folder.path / MODEL} cannot rebuild the model ({type(e).__name__}: {e}); it is "
                        f"incomplete or was edited: restore it, or start a new run") from None
     _load_weights(model, state, folder.path)
+    model.test_time_shift = info.test_time_shift
     model.eval()
     return LoadedRun(folder.path, config, info, model)
 

@@ -108,6 +108,30 @@ def make_augmentation(mode: str, modality: str, task: str, generator: torch.Gene
     return BY_MODALITY[modality](generator) if applies(mode, modality, task, epochs) else None
 
 
+def test_time_shift(mode: str, modality: str, task: str, augmented: bool) -> float:
+    """refine.tta: the largest shift of test-time augmentation, as a share of each axis (0 = off).
+
+    Half the training shift, so every copy is a change the model saw while training. `auto` uses it
+    for sequences of a run that augments: on development data it added 2-4 points of test accuracy
+    there, and on images the sign varied (docs/RECIPE.md). Dense tasks never: a shifted input has a
+    shifted target."""
+    if mode == "none" or task not in AUGMENTED_TASKS or modality not in SHIFT_SHARE:
+        return 0.0
+    if mode == "auto" and not (modality == "sequence" and augmented):
+        return 0.0
+    return SHIFT_SHARE[modality] / 2
+
+
+def describe_tta(mode: str, shift: float) -> str:
+    """One line for the run folder: whether predictions average shifted copies, and why."""
+    if shift:
+        why = "refine.tta = on" if mode == "on" else "automatic: a sequence run that augments"
+        return f"outputs averaged over the input and copies shifted by {shift:.1%} of each axis ({why})"
+    if mode == "none":
+        return "none (refine.tta = none)"
+    return "none (automatic: only for sequences of a run that augments; refine.tta = on forces it)"
+
+
 def describe(mode: str, modality: str, task: str, epochs: float = float("inf")) -> str:
     """One line for the run folder: what augmentation this run used, and why."""
     if mode == "none":
@@ -127,4 +151,4 @@ def describe(mode: str, modality: str, task: str, epochs: float = float("inf")) 
     return f"{what} ({why})"
 
 
-__all__ = ["make_augmentation", "applies", "describe", "AUTO_MIN_EPOCHS", "shift_sequence", "shift_image", "AUGMENTED_TASKS"]
+__all__ = ["make_augmentation", "applies", "describe", "test_time_shift", "describe_tta", "AUTO_MIN_EPOCHS", "shift_sequence", "shift_image", "AUGMENTED_TASKS"]

@@ -8,6 +8,7 @@ as it improves, so a killed run can still predict. The test split is never looke
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -24,7 +25,7 @@ from ..hardware import autocast_dtype as precision_autocast
 from ..hardware import batch_to_device, fused_optimizer_options, split_as_tensor
 from ..metrics import TASK_METRICS, is_improvement
 from ..predict import model_outputs, to_task_units
-from .augment import describe as describe_augmentation, make_augmentation
+from .augment import describe as describe_augmentation, describe_tta, make_augmentation, test_time_shift
 from .budget import refine_budget
 from .context import RunContext
 
@@ -118,6 +119,25 @@ def validation_scores(model, x: np.ndarray, y: np.ndarray, build_info: BuildInfo
     return loss, metrics, raw
 
 
+SMALL_VALIDATION = 50  # under this many validation samples, `select_on = auto` keeps the last weights (classification)
+
+
+def selection_rule(select_on: str, task: str, n_val: int) -> tuple[str, str]:
+    """refine.select_on resolved for a run, with the reason for its run folder.
+
+    `auto` keeps the last step's weights for classification when the validation split has fewer
+    than SMALL_VALIDATION samples: one sample is then 2+ points of accuracy, the best of ~20 checks
+    is mostly the luckiest, and on development data the last weights (the end of the decayed
+    schedule) tested as well or better than the validation pick on every such split
+    (docs/RECIPE.md). Otherwise the metric rule."""
+    if select_on != "auto":
+        return select_on, f"refine.select_on = {select_on}"
+    if task in ("classification", "multilabel") and n_val < SMALL_VALIDATION:
+        return "last", (f"automatic: {n_val} validation samples (under {SMALL_VALIDATION}) cannot tell checkpoints "
+                        "apart, so the weights at the end of the schedule are kept")
+    return "metric", f"automatic: the validation {TASK_METRICS.get(task).selection}, ties broken by the loss"
+
+
 class CheckpointSelector:
     """Which validation checkpoint to keep.
 
@@ -125,6 +145,8 @@ class CheckpointSelector:
     loss. On a validation split of eight samples accuracy moves in steps of 1/8 and ties
     constantly; the loss (cross-entropy, or MSE on standardised targets) uses every sample's
     confidence and orders the tied checkpoints finely.
+    `select_on="last"`: every checkpoint replaces the previous one, so the last step's weights are
+    kept and early stopping never acts (a validation split too small to choose with).
     `select_on="loss"`: the lowest validation loss, with losses within LOSS_TIE of each other
     treated as tied and the task metric deciding. It leans towards earlier, less over-confident
     checkpoints; on the bundled examples with 50-60 training samples it kept checkpoints 2-8 points
@@ -148,6 +170,8 @@ class CheckpointSelector:
         return True
 
     def _better(self, loss: float, value: float) -> bool:
+        if self.select_on == "last":
+            return True
         if self.step == 0:
             return np.isfinite(loss) or np.isfinite(value)
         loss_ok = np.isfinite(loss) and self.loss is not None and np.isfinite(self.loss)
@@ -158,6 +182,65 @@ class CheckpointSelector:
         if is_improvement(self.task, value, self.value):
             return True
         return value == self.value and loss_ok and loss < self.loss
+
+
+SOUP_CANDIDATES = 4  # best validation checkpoints a weight soup may average (copies of the weights, on CPU)
+
+
+def soup_applies(mode: str, task: str) -> bool:
+    """refine.soup: `auto` averages checkpoints for regression, where on development data the soup
+    lowered test MSE on every seed and classification was unchanged (docs/RECIPE.md)."""
+    return mode == "on" or (mode == "auto" and task == "regression")
+
+
+class SoupCandidates:
+    """The `size` best validation checkpoints, in the selector's order (`select_on`: the metric, then
+    the loss; or the loss, then the metric)."""
+
+    def __init__(self, task: str, select_on: str = "metric", size: int = SOUP_CANDIDATES):
+        self.task, self.select_on, self.size = task, select_on, size
+        self.higher = TASK_METRICS.get(task).higher_is_better
+        self.selection = TASK_METRICS.get(task).selection
+        self.items: list[tuple[tuple[float, float], int, dict[str, torch.Tensor]]] = []  # (rank, step, weights)
+
+    def rank(self, loss: float, metrics: dict[str, float]) -> tuple[float, float]:
+        value = metrics.get(self.selection, float("nan"))
+        oriented = value if self.higher else -value
+        ranked = (oriented if np.isfinite(oriented) else -math.inf, -loss if np.isfinite(loss) else -math.inf)
+        return ranked[::-1] if self.select_on == "loss" else ranked
+
+    def offer(self, step: int, loss: float, metrics: dict[str, float], model: torch.nn.Module) -> None:
+        rank = self.rank(loss, metrics)
+        if len(self.items) >= self.size and rank <= self.items[-1][0]:
+            return
+        weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        self.items = sorted(self.items + [(rank, step, weights)], key=lambda item: item[0], reverse=True)[:self.size]
+
+
+def averaged_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of floating-point weights; other tensors (ids, counters) from the first."""
+    first = states[0]
+    return {k: (torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v)
+            for k, v in first.items()}
+
+
+def greedy_soup(candidates: SoupCandidates, score) -> tuple[dict[str, torch.Tensor], dict]:
+    """Wortsman et al. (ICML 2022): from the best checkpoint, add each next-best one to the average
+    only if the averaged weights score at least as well on validation. `score(weights)` loads them
+    into the model and returns (rank, loss, metrics, raw outputs). Returns the soup's weights and a report."""
+    (rank, step, weights), *rest = candidates.items
+    members, kept = [weights], [step]
+    best = score(weights)
+    for _, step, weights in rest:
+        trial = averaged_weights(members + [weights])
+        scored = score(trial)
+        if scored[0] >= best[0]:
+            members.append(weights)
+            kept.append(step)
+            best = scored
+    soup = averaged_weights(members) if len(members) > 1 else members[0]
+    return soup, {"steps": kept, "tried": len(candidates.items), "validation_loss": best[1],
+                  "validation": best[2], "raw": best[3]}
 
 
 def refine(ctx: RunContext) -> Iterator[Event]:
@@ -193,12 +276,18 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                                 epochs=budget.epochs)
     ctx.metrics["refine_budget"]["augmentation"] = describe_augmentation(cfg.augment, ds.modality, ds.task,
                                                                          budget.epochs)
+    # test-time augmentation: set before the first validation, so selection sees the model as it will predict
+    model.test_time_shift = test_time_shift(cfg.tta, ds.modality, ds.task, augmented=augment is not None)
+    ctx.build_info = info = dataclasses.replace(info, test_time_shift=model.test_time_shift)
+    ctx.metrics["refine_budget"]["test_time_augmentation"] = describe_tta(cfg.tta, model.test_time_shift)
     # the weights validated and kept: the model itself, or an exponential moving average of it
     averaged = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
         if cfg.ema > 0 else None)
     kept = averaged.module if averaged is not None else model
-    selector = CheckpointSelector(ds.task, cfg.select_on)
+    select_on, select_reason = selection_rule(cfg.select_on, ds.task, len(ds.x_val))
+    selector = CheckpointSelector(ds.task, select_on)
+    candidates = SoupCandidates(ds.task, select_on) if soup_applies(cfg.soup, ds.task) else None
     best_state, best_raw, last_saved, losses, stop_reason = None, None, 0.0, [], "budget"
 
     # -- the loop: one optimiser step, then (every eval_every steps) one validation check ------
@@ -246,6 +335,8 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                 val_loss, metrics, raw = validation_scores(kept, ds.x_val, ds.y_val, info, eval_loss_fn, autocast,
                                                            par if par.world_size > 1 else None)
                 improved = selector.offer(step, val_loss, metrics)
+                if candidates is not None:
+                    candidates.offer(step, val_loss, metrics, kept)
                 if improved:
                     best_raw = raw  # the kept model's validation outputs: the diagnosis reuses them
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in kept.state_dict().items()}
@@ -270,16 +361,37 @@ def refine(ctx: RunContext) -> Iterator[Event]:
         for p in model.parameters():
             p.requires_grad_(True)
 
-    # -- finish: keep the best checkpoint, say what went wrong if anything did -----------------
+    # -- finish: keep the best checkpoint (or a soup of the best), say what went wrong if anything did
+    soup_report = None
+    if candidates is not None and len(candidates.items) > 1:
+        def score(weights):
+            model.load_state_dict(weights)
+            loss, metrics, raw = validation_scores(model, ds.x_val, ds.y_val, info, eval_loss_fn, autocast,
+                                                   par if par.world_size > 1 else None)
+            return candidates.rank(loss, metrics), loss, metrics, raw
+        soup_state, soup_report = greedy_soup(candidates, score)
+        soup_report["single_best"] = selector.value
+        if len(soup_report["steps"]) > 1:
+            best_state, best_raw = soup_state, soup_report["raw"]
+            selector.loss, selector.metrics = soup_report["validation_loss"], soup_report["validation"]
+            selector.value = selector.metrics.get(selector.selection, selector.value)
     if best_state is not None:
         model.load_state_dict(best_state)
-    del best_state, averaged, kept
+    del best_state, averaged, kept, candidates
     yield from _diagnose(ctx, selector, losses, best_raw)
     ctx.metrics["validation"] = {**selector.metrics, **({"loss": selector.loss} if selector.loss is not None else {})}
     ctx.metrics["refine"] = {"steps": step, "epochs_run": round(step / budget.steps_per_epoch, 2),
-                             "stopped_by": stop_reason, "selected_on": cfg.select_on,
+                             "stopped_by": stop_reason, "selected_on": select_on,
+                             "selection_reason": select_reason,
                              "selection_metric": selector.selection, "best_validation": selector.value,
                              "best_validation_loss": selector.loss, "best_step": selector.step}
+    if soup_report is not None:
+        ctx.metrics["refine"]["soup"] = {"steps": soup_report["steps"], "candidates": soup_report["tried"],
+                                         "best_single_validation": soup_report["single_best"],
+                                         "note": (f"weights averaged over the checkpoints of steps {soup_report['steps']}"
+                                                  if len(soup_report["steps"]) > 1 else
+                                                  "no average of the best checkpoints scored better on validation: "
+                                                  "kept the best single checkpoint")}
     # wall time lives apart from the run's results: results repeat at a seed, seconds never do
     ctx.metrics.setdefault("seconds", {})["refine"] = round(time.perf_counter() - started, 2)
     yield StageFinished("refine", metrics={"validation": ctx.metrics["validation"], **ctx.metrics["refine"],
@@ -307,5 +419,6 @@ def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float]
             yield WarningRaised("refine", message)
 
 
-__all__ = ["refine", "task_loss", "training_targets", "warmup_then_linear_decay", "batches", "CheckpointSelector",
-           "validation_scores", "group_schedules"]
+__all__ = ["refine", "selection_rule", "SMALL_VALIDATION", "task_loss", "training_targets", "warmup_then_linear_decay", "batches", "CheckpointSelector",
+           "validation_scores", "group_schedules",
+           "SoupCandidates", "greedy_soup", "averaged_weights", "soup_applies"]

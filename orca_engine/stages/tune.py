@@ -121,7 +121,7 @@ def tune(ctx: RunContext) -> Iterator[Event]:
         yield StageFinished("tune", metrics={"trials": rows})
         return
     # The best trial's model, config and records become the run's.
-    ctx.model, ctx.config = best["model"], best["config"]
+    ctx.model, ctx.config, ctx.build_info = best["model"], best["config"], best["build_info"]
     for key in ("align", "refine", "refine_budget", "validation"):
         if key in best["metrics"]:
             ctx.metrics[key] = best["metrics"][key]
@@ -155,12 +155,13 @@ def _run_trial(ctx: RunContext, overrides: dict[str, Any], folder: Path) -> dict
     run_stages(trial, ("align", "refine"), emit=lambda _event: None)
     refined = trial.metrics.get("refine", {})
     loss, value = refined.get("best_validation_loss"), refined.get("best_validation")
-    score = loss if config.refine.select_on == "loss" else value
+    rule = refined.get("selected_on", config.refine.select_on)
+    score = loss if rule == "loss" else value
     score = float(score) if score is not None and np.isfinite(score) else float("nan")
-    if config.refine.select_on == "metric" and ctx.dataset.task in ("classification", "multilabel") \
+    if rule != "loss" and ctx.dataset.task in ("classification", "multilabel") \
             and loss is not None and np.isfinite(loss):
         # accuracy on a small validation split ties often: the loss breaks ties (LOSS_TIE_WEIGHT is
         # below any accuracy step of a split under 2,000 samples, so it never overrules the metric)
         score -= LOSS_TIE_WEIGHT * min(float(loss), 10.0)
     return {"value": score, "validation": trial.metrics.get("validation", {}), "model": trial.model,
-            "config": config, "metrics": trial.metrics, "seconds": round(time.perf_counter() - started, 2)}
+            "build_info": trial.build_info, "config": config, "metrics": trial.metrics, "seconds": round(time.perf_counter() - started, 2)}

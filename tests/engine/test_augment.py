@@ -98,3 +98,67 @@ def test_a_run_records_why_auto_left_augmentation_off(tmp_path):
     assert session.wait(run, timeout=300).state in ("finished", "idle")
     metrics = json.loads((session.run_dir(run) / "metrics.json").read_text())
     assert metrics["refine_budget"]["augmentation"].startswith("none (automatic)")
+
+
+# -- test-time augmentation (refine.tta) ---------------------------------------------------------
+
+def test_shifted_views_are_the_input_then_copies_moved_both_ways_with_edges_repeated():
+    from orca_engine.model import shifted_views
+    x = torch.arange(40, dtype=torch.float32).view(1, 1, 40).repeat(3, 2, 1)  # (B, C, L) ramps
+    views = shifted_views(x, 0.05)  # 2 positions
+    assert views.shape == (9, 2, 40)
+    assert torch.equal(views[:3], x)
+    assert torch.equal(views[3, 0], torch.arange(40).sub(2).clamp(0, 39).float())
+    assert torch.equal(views[6, 0], torch.arange(40).add(2).clamp(0, 39).float())
+    image = torch.randn(2, 3, 16, 16)
+    assert shifted_views(image, 1 / 16).shape == (10, 3, 16, 16)  # itself, +-1 row, +-1 column
+    assert shifted_views(torch.randn(2, 1, 5), 0.05).shape == (2, 1, 5)  # too short to move: itself only
+
+
+def test_tta_rules_follow_augmentation_and_never_touch_dense_tasks():
+    from orca_engine.stages.augment import test_time_shift
+    assert test_time_shift("auto", "sequence", "classification", augmented=True) == pytest.approx(0.05)
+    assert test_time_shift("auto", "sequence", "classification", augmented=False) == 0
+    assert test_time_shift("auto", "image", "classification", augmented=True) == 0
+    assert test_time_shift("on", "image", "regression", augmented=False) > 0
+    assert test_time_shift("on", "sequence", "dense", augmented=True) == 0
+    assert test_time_shift("on", "tabular", "classification", augmented=True) == 0
+    assert test_time_shift("none", "sequence", "classification", augmented=True) == 0
+
+
+def test_an_eval_model_with_tta_averages_its_outputs_over_the_shifted_copies():
+    from orca_engine.model import build_model, shifted_views
+    model = build_model(modality="sequence", task="classification", input_shape=(1, 60), output_shape=(3,),
+                        num_outputs=3, backbone_name="tiny-bert", pretrained=False)
+    x = torch.randn(4, 1, 60)
+    with torch.no_grad():
+        plain = model(x)
+        model.test_time_shift = 0.05
+        averaged = model(x)
+        by_hand = torch.stack([model.head(model.backbone(model.embedder(v))) for v in
+                               shifted_views(x, 0.05).split(4)]).mean(0)
+        model.train()
+        training = model(x[:1])
+    assert averaged.shape == plain.shape == (4, 3)
+    assert not torch.allclose(averaged, plain)
+    assert torch.allclose(averaged, by_hand, atol=1e-5)
+    assert training.shape == (1, 3)  # training steps see one copy: the batch is augmented instead
+
+
+def test_a_saved_run_predicts_with_the_tta_it_was_validated_and_tested_with(tmp_path):
+    import numpy as np
+
+    from orca_engine.runs import load_run
+    session = Session(runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
+    run = session.start(_tiny(tmp_path, tta="on"))
+    assert session.wait(run, timeout=300).state in ("finished", "idle")
+    folder = session.run_dir(run)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["refine_budget"]["test_time_augmentation"].startswith("outputs averaged")
+    assert json.loads((folder / "model.json").read_text())["test_time_shift"] == pytest.approx(0.05)
+    loaded = load_run(folder)
+    assert loaded.model.test_time_shift == pytest.approx(0.05)
+    x = np.random.default_rng(0).normal(size=(5, *loaded.build_info.input_shape)).astype(np.float32)
+    assert np.allclose(loaded.predict(x), session.predict(run, x), atol=1e-5)
+    loaded.model.test_time_shift = 0.0
+    assert not np.allclose(loaded.predict(x), session.predict(run, x), atol=1e-5)
