@@ -348,7 +348,8 @@ LOOK = {
                 "(column); darker is closer. The colour scale is fixed for the whole run, so cells darken as "
                 "alignment works. It is recomputed every few frames: its title says at which step."),
     "curves": ("What am I looking at: top, the training loss at each step (noisy: it is one batch); bottom, the "
-               "validation score each time it is measured. The kept checkpoint is the best validation point."),
+               "validation score each time it is measured. The kept weights are those of the best validation point; with fewer than 50 validation "
+               "samples, those of the last step (the run's metrics.json says which, and why)."),
     "test": ("What am I looking at: for classes, rows are the true class and columns the predicted one; the "
              "diagonal is correct. For numbers, each dot is a test sample, on the dashed line when exact."),
 }

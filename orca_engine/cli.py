@@ -400,6 +400,10 @@ class Progress:
             self._line(f"  {event['metrics'].get('steps')} of {b['total_steps']} steps at batch {b['batch_size']} "
                        f"(stopped by {event['metrics'].get('stopped_by')}); kept step "
                        f"{event['metrics'].get('best_step')}", force=True)
+            if event["metrics"].get("selection_reason"):
+                self._line(f"  kept weights: {event['metrics']['selection_reason']}", force=True)
+            if event["metrics"].get("soup"):
+                self._line(f"  soup: {event['metrics']['soup']['note']}", force=True)
 
     def _bar(self, event: dict) -> None:
         step, total = event["step"], max(1, event["total"])

@@ -210,8 +210,8 @@ class RefineConfig(_Section):
     select_on: str = option("auto", "what picks the kept checkpoint: the task metric on the validation split "
                                     "(ties broken by the validation loss), the validation loss (near-ties broken "
                                     "by the metric), or the last step's weights; auto = last for classification "
-                                    "with a validation split under 50 samples (too few to tell checkpoints "
-                                    "apart), else metric", choices=("auto", "metric", "loss", "last"))
+                                    "or multi-label with a validation split under 50 samples (too few to tell "
+                                    "checkpoints apart), else metric", choices=("auto", "metric", "loss", "last"))
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
     augment: str = option("auto", "label-preserving input augmentation of each training batch (time shift, "
                                   "translation, noise; never for dense tasks); auto = when the budget passes over "
@@ -245,7 +245,8 @@ class TuneConfig(_Section):
     trials: int = option(12, "most hyperparameter trials (each a full align + refine on the training split, scored "
                              "on validation)", range=(1, 10_000))
     max_seconds: float = option(900.0, "stop starting new trials after this many seconds", range=(10.0, 1e7))
-    trial_steps_scale: float = option(1.0, "scale of each trial's refinement budget relative to the automatic one",
+    trial_steps_scale: float = option(1.0, "scale of each trial's refinement step floor (refine.min_steps) "
+                                           "relative to the value tried",
                                       range=(0.05, 10.0))
 
 

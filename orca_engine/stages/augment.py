@@ -151,4 +151,5 @@ def describe(mode: str, modality: str, task: str, epochs: float = float("inf")) 
     return f"{what} ({why})"
 
 
-__all__ = ["make_augmentation", "applies", "describe", "test_time_shift", "describe_tta", "AUTO_MIN_EPOCHS", "shift_sequence", "shift_image", "AUGMENTED_TASKS"]
+__all__ = ["make_augmentation", "applies", "describe", "test_time_shift", "describe_tta", "AUTO_MIN_EPOCHS",
+           "shift_sequence", "shift_image", "AUGMENTED_TASKS"]

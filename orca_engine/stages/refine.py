@@ -364,17 +364,11 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     # -- finish: keep the best checkpoint (or a soup of the best), say what went wrong if anything did
     soup_report = None
     if candidates is not None and len(candidates.items) > 1:
-        def score(weights):
-            model.load_state_dict(weights)
-            loss, metrics, raw = validation_scores(model, ds.x_val, ds.y_val, info, eval_loss_fn, autocast,
-                                                   par if par.world_size > 1 else None)
-            return candidates.rank(loss, metrics), loss, metrics, raw
-        soup_state, soup_report = greedy_soup(candidates, score)
-        soup_report["single_best"] = selector.value
-        if len(soup_report["steps"]) > 1:
+        validate = lambda m: validation_scores(m, ds.x_val, ds.y_val, info, eval_loss_fn, autocast,  # noqa: E731
+                                               par if par.world_size > 1 else None)
+        soup_state, soup_report = _soup(model, candidates, selector, validate)
+        if soup_state is not None:
             best_state, best_raw = soup_state, soup_report["raw"]
-            selector.loss, selector.metrics = soup_report["validation_loss"], soup_report["validation"]
-            selector.value = selector.metrics.get(selector.selection, selector.value)
     if best_state is not None:
         model.load_state_dict(best_state)
     del best_state, averaged, kept, candidates
@@ -386,16 +380,31 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                              "selection_metric": selector.selection, "best_validation": selector.value,
                              "best_validation_loss": selector.loss, "best_step": selector.step}
     if soup_report is not None:
-        ctx.metrics["refine"]["soup"] = {"steps": soup_report["steps"], "candidates": soup_report["tried"],
-                                         "best_single_validation": soup_report["single_best"],
-                                         "note": (f"weights averaged over the checkpoints of steps {soup_report['steps']}"
-                                                  if len(soup_report["steps"]) > 1 else
-                                                  "no average of the best checkpoints scored better on validation: "
-                                                  "kept the best single checkpoint")}
+        ctx.metrics["refine"]["soup"] = {k: soup_report[k] for k in ("steps", "candidates",
+                                                                    "best_single_validation", "note")}
     # wall time lives apart from the run's results: results repeat at a seed, seconds never do
     ctx.metrics.setdefault("seconds", {})["refine"] = round(time.perf_counter() - started, 2)
     yield StageFinished("refine", metrics={"validation": ctx.metrics["validation"], **ctx.metrics["refine"],
                                            "budget": budget.to_dict()})
+
+
+def _soup(model, candidates: SoupCandidates, selector: CheckpointSelector, validate):
+    """The greedy soup of `candidates`, scored by `validate(model) -> (loss, metrics, raw)`. Returns
+    (the soup's weights, or None when no average beat the best single checkpoint; the report). A
+    soup becomes the selector's kept scores."""
+    def score(weights):
+        model.load_state_dict(weights)
+        loss, metrics, raw = validate(model)
+        return candidates.rank(loss, metrics), loss, metrics, raw
+    weights, report = greedy_soup(candidates, score)
+    report["candidates"], report["best_single_validation"] = report["tried"], selector.value
+    if len(report["steps"]) < 2:
+        report["note"] = "no average of the best checkpoints scored better on validation: kept the best single one"
+        return None, report
+    report["note"] = f"weights averaged over the checkpoints of steps {report['steps']}"
+    selector.loss, selector.metrics = report["validation_loss"], report["validation"]
+    selector.value = selector.metrics.get(selector.selection, selector.value)
+    return weights, report
 
 
 def _check_batch_fits_ranks(batch_size: int, world_size: int) -> None:
@@ -419,6 +428,6 @@ def _diagnose(ctx: RunContext, selector: CheckpointSelector, losses: list[float]
             yield WarningRaised("refine", message)
 
 
-__all__ = ["refine", "selection_rule", "SMALL_VALIDATION", "task_loss", "training_targets", "warmup_then_linear_decay", "batches", "CheckpointSelector",
-           "validation_scores", "group_schedules",
+__all__ = ["refine", "selection_rule", "SMALL_VALIDATION", "task_loss", "training_targets",
+           "warmup_then_linear_decay", "batches", "CheckpointSelector", "validation_scores", "group_schedules",
            "SoupCandidates", "greedy_soup", "averaged_weights", "soup_applies"]

@@ -3,8 +3,9 @@
 The paper searched hyperparameters per task; so does this stage, opt-in (`run --tune`, or
 `stages=("tune", "evaluate")`). Each trial is a whole align + refine on the training split with a
 fresh model, scored by its kept checkpoint on the validation split (the same rule that picks
-checkpoints: validation loss by default). Optuna's TPE sampler proposes the settings; the first
-trial is always the defaults, so tuning cannot do worse than them on validation. The best trial's
+checkpoints: the validation metric, ties broken by the loss, unless refine.select_on = loss).
+Optuna's TPE sampler proposes the settings; the first trial is always the run's own settings, so
+tuning cannot do worse than them on validation. The best trial's
 model and config become the run's; the evaluate stage then scores test once. Test is never seen.
 
     SEARCH_SPACE: the searched options (dotted config names) and their ranges
@@ -57,12 +58,17 @@ SEARCH_SPACE = (
 )
 
 
+def _own_settings(config) -> dict[str, Any]:
+    """The run's own values of the searched options: the first trial runs with exactly these."""
+    return {s.name: getattr(getattr(config, s.name.split(".")[0]), s.name.split(".")[1]) for s in SEARCH_SPACE}
+
+
 def _defaults(config) -> dict[str, Any]:
-    """The run's own settings as the first trial (clipped into the space where they fall outside)."""
+    """The run's own settings as the sampler records the first trial: the nearest point of the
+    search space (an automatic batch size 0 is recorded as 8, a step floor of 500 as 600)."""
     flat = {}
     for s in SEARCH_SPACE:
-        section, key = s.name.split(".")
-        value = getattr(getattr(config, section), key)
+        value = _own_settings(config)[s.name]
         if s.choices:
             value = value if value in s.choices else min(s.choices, key=lambda c: abs(c - value))
         else:
@@ -101,6 +107,8 @@ def tune(ctx: RunContext) -> Iterator[Event]:
             ctx.control.checkpoint()
             trial = study.ask()
             params = {s.name: s.suggest(trial) for s in SEARCH_SPACE}
+            if number == 1:  # the run's own settings, exactly; the sampler saw their nearest point
+                params = _own_settings(ctx.config)
             outcome = _run_trial(ctx, _trial_overrides(params, cfg.trial_steps_scale), scratch / str(number))
             value = outcome["value"]
             study.tell(trial, value if math.isfinite(value) else None,
@@ -164,4 +172,5 @@ def _run_trial(ctx: RunContext, overrides: dict[str, Any], folder: Path) -> dict
         # below any accuracy step of a split under 2,000 samples, so it never overrules the metric)
         score -= LOSS_TIE_WEIGHT * min(float(loss), 10.0)
     return {"value": score, "validation": trial.metrics.get("validation", {}), "model": trial.model,
-            "build_info": trial.build_info, "config": config, "metrics": trial.metrics, "seconds": round(time.perf_counter() - started, 2)}
+            "build_info": trial.build_info, "config": config, "metrics": trial.metrics,
+            "seconds": round(time.perf_counter() - started, 2)}

@@ -7,7 +7,7 @@ import pytest
 from orca_engine import data as data_module
 from orca_engine.run_folder import RunFolder
 from orca_engine.session import Session
-from orca_engine.stages.tune import SEARCH_SPACE, _defaults
+from orca_engine.stages.tune import SEARCH_SPACE, _own_settings
 
 pytestmark = pytest.mark.usefixtures("no_runs_in_background")  # runs compared bit for bit
 
@@ -43,7 +43,7 @@ def test_tuning_tries_the_defaults_first_and_never_looks_at_test(tmp_path, monke
     trials = [e for e in RunFolder(clean).read_events() if e["type"] == "trial"]
     assert [t["trial"] for t in trials] == [1, 2, 3]
     from orca_engine.config import RunConfig
-    assert trials[0]["params"] == _defaults(RunConfig.from_dict(CONFIG))
+    assert trials[0]["params"] == _own_settings(RunConfig.from_dict(CONFIG))
     assert set(trials[1]["params"]) == {s.name for s in SEARCH_SPACE}
     assert a["tune"]["best_params"] == b["tune"]["best_params"]
     assert [t["value"] for t in a["tune"]["trials"]] == [t["value"] for t in b["tune"]["trials"]]
