@@ -89,6 +89,7 @@ LABELS = {
     "refine.early_stopping": "Early stopping",
     "refine.select_on": "Weights kept (auto: the last ones under 50 validation samples)",
     "refine.augment": "Training-batch augmentation",
+    "refine.augment_probability": "Share of each batch augmented",
     "refine.tta": "Test-time shifts (average over shifted copies)",
     "refine.soup": "Weight soup of the best checkpoints",
     "refine.lr": "Learning rate",

@@ -217,6 +217,8 @@ class RefineConfig(_Section):
                                   "translation, noise; never for dense tasks); auto = when the budget passes over "
                                   "the training split at least 25 times (small data), on = always, none = off",
                           choices=("auto", "on", "none"))
+    augment_probability: float = option(0.5, "share of the samples of each training batch that augmentation "
+                                             "changes (the rest pass through as they are)", range=(0.0, 1.0))
     tta: str = option("auto", "test-time augmentation: the model's outputs averaged over the input and copies "
                               "shifted by half the training shift (validation, test and predict alike); auto = "
                               "for sequences when refinement augments, on = sequences and images, none = off",

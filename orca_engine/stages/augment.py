@@ -103,9 +103,20 @@ def applies(mode: str, modality: str, task: str, epochs: float = float("inf")) -
 
 
 def make_augmentation(mode: str, modality: str, task: str, generator: torch.Generator,
-                      epochs: float = float("inf")) -> Augmentation | None:
-    """The batch augmentation for a run, or None when it does not apply (see `applies`)."""
-    return BY_MODALITY[modality](generator) if applies(mode, modality, task, epochs) else None
+                      epochs: float = float("inf"), probability: float = 1.0) -> Augmentation | None:
+    """The batch augmentation for a run, or None when it does not apply (see `applies`). Each
+    sample of a batch is changed with `probability` and passed through unchanged otherwise."""
+    if not applies(mode, modality, task, epochs) or probability <= 0:
+        return None
+    change = BY_MODALITY[modality](generator)
+    if probability >= 1:
+        return change
+
+    def some(x: torch.Tensor) -> torch.Tensor:
+        changed = change(x)
+        chosen = (torch.rand(x.shape[0], generator=generator) < probability).to(x.device)
+        return torch.where(chosen.view(-1, *([1] * (x.dim() - 1))), changed, x)
+    return some
 
 
 def test_time_shift(mode: str, modality: str, task: str, augmented: bool) -> float:
@@ -132,7 +143,7 @@ def describe_tta(mode: str, shift: float) -> str:
     return "none (automatic: only for sequences of a run that augments; refine.tta = on forces it)"
 
 
-def describe(mode: str, modality: str, task: str, epochs: float = float("inf")) -> str:
+def describe(mode: str, modality: str, task: str, epochs: float = float("inf"), probability: float = 1.0) -> str:
     """One line for the run folder: what augmentation this run used, and why."""
     if mode == "none":
         return "none (refine.augment = none)"
@@ -148,7 +159,8 @@ def describe(mode: str, modality: str, task: str, epochs: float = float("inf")) 
             "tabular": "noise 0.1 sd"}[modality]
     why = "refine.augment = on" if mode == "on" else (
         f"automatic: the budget passes over the training split {epochs:.0f} times (at least {AUTO_MIN_EPOCHS})")
-    return f"{what} ({why})"
+    share = "" if probability >= 1 else f", on {probability:.0%} of each batch's samples"
+    return f"{what}{share} ({why})"
 
 
 __all__ = ["make_augmentation", "applies", "describe", "test_time_shift", "describe_tta", "AUTO_MIN_EPOCHS",

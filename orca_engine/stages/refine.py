@@ -273,9 +273,10 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     autocast = precision_autocast(ctx.config.precision, ctx.device)  # None for fp32: no autocast
     sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(ctx.config.seed + 2))
     augment = make_augmentation(cfg.augment, ds.modality, ds.task, torch.Generator().manual_seed(ctx.config.seed + 3),
+                                probability=cfg.augment_probability,
                                 epochs=budget.epochs)
     ctx.metrics["refine_budget"]["augmentation"] = describe_augmentation(cfg.augment, ds.modality, ds.task,
-                                                                         budget.epochs)
+                                                                         budget.epochs, cfg.augment_probability)
     # test-time augmentation: set before the first validation, so selection sees the model as it will predict
     model.test_time_shift = test_time_shift(cfg.tta, ds.modality, ds.task, augmented=augment is not None)
     ctx.build_info = info = dataclasses.replace(info, test_time_shift=model.test_time_shift)

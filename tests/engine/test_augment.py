@@ -48,6 +48,16 @@ def test_augmentation_is_seeded_and_skips_dense_tasks_and_none():
     assert 0.05 < float(noisy.std()) < 0.2  # a tenth of a standardised feature's spread
 
 
+def test_an_augmentation_probability_changes_that_share_of_the_samples_and_passes_the_rest():
+    x = torch.randn(200, 1, 50)
+    out = make_augmentation("on", "sequence", "classification", _gen(4), probability=0.5)(x)
+    unchanged = [torch.equal(out[i], x[i]) for i in range(len(x))]
+    assert 60 < sum(unchanged) < 140  # about half pass through exactly
+    again = make_augmentation("on", "sequence", "classification", _gen(4), probability=0.5)(x)
+    assert torch.equal(out, again)  # seeded, the choice of samples included
+    assert make_augmentation("on", "sequence", "classification", _gen(), probability=0.0) is None
+
+
 def _tiny(tmp_path, **refine):
     return {"data": {"source": "synthetic-signals", "train_fraction": 0.1}, "model": {"backbone": "tiny-bert"},
             "align": {"steps": 0}, "evaluate": {"baselines": "none"},
