@@ -4,16 +4,18 @@ for refine.select_on = auto (last weights under 50 validation samples), refine.t
 sequences (`--make-digit-sequences`), never the real-data benchmark sets or the aeon wheel's others.
 
     python bench/selection_dev.py --make-digit-sequences .cache/dev        # writes two .npz files
-    python bench/selection_dev.py syn synthetic-signals 0 '{"data.train_fraction": 0.06, "refine.tta": "none"}'
-    python bench/selection_dev.py dseq .cache/dev/digits_seq80.npz 1 '{"data.modality": "sequence", "refine.tta": "none"}'
+    python bench/selection_dev.py syn synthetic-signals 0 '{"data.train_fraction": 0.06}'
+    python bench/selection_dev.py dseq .cache/dev/digits_seq80.npz 1 '{"data.modality": "sequence"}'
 
-Each call trains once (prepare, align, refine under the given overrides), snapshots the weights at
-every validation check, then scores on validation and test: the best checkpoint, it with test-time
-shifts, the last weights, a greedy soup, a top-3 output ensemble and a uniform average of the second
-half. One JSON line goes to stdout. Pass "refine.tta": "none" and "refine.soup": "none" so the
-variants start from the plain model.
+Each call trains once (prepare, align, refine under the given overrides, with test-time shifts and
+the soup off, so every variant starts from the plain model), snapshots the weights at every
+validation check, then scores on validation and test: the best checkpoint, it with test-time shifts
+(the last axis moved by at least one position), the last weights, a greedy soup, a top-3 output ensemble and a
+uniform average of the second half. One JSON line goes to stdout: {variant: [validation, test]}.
+The measured table is in docs/RECIPE.md.
 """
-import copy
+from __future__ import annotations
+
 import importlib
 import json
 import sys
@@ -21,87 +23,113 @@ import time
 from pathlib import Path
 
 import numpy as np
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from orca_engine.config import RunConfig  # noqa: E402
-from orca_engine.stages import RunContext, run_stages
-R = importlib.import_module("orca_engine.stages.refine")  # the module, not the stage function
-from orca_engine.predict import model_outputs, to_task_units
-from orca_engine.metrics import TASK_METRICS
 
-if sys.argv[1:2] == ["--make-digit-sequences"]:
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_digit_sequences(out: Path) -> None:
+    """The bundled digits as two sequence sets: 80 images as 1 x 64 and 60 as 8 x 8 (rows as
+    channels), 500 test images each, from one seeded permutation."""
     from sklearn.datasets import load_digits
-    out = Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
-    digits = load_digits(); order = np.random.default_rng(0).permutation(len(digits.target))
-    flat, rows, y = digits.data.astype(np.float32).reshape(-1, 1, 64), digits.data.astype(np.float32).reshape(-1, 8, 8), digits.target
-    for name, x, train, test in (("digits_seq80", flat, order[:80], order[80:580]),
-                                 ("digits_rows60", rows, order[1000:1060], order[1100:1600])):
+    out.mkdir(parents=True, exist_ok=True)
+    digits = load_digits()
+    order = np.random.default_rng(0).permutation(len(digits.target))
+    pixels, y = digits.data.astype(np.float32), digits.target
+    for name, x, train, test in (("digits_seq80", pixels.reshape(-1, 1, 64), order[:80], order[80:580]),
+                                 ("digits_rows60", pixels.reshape(-1, 8, 8), order[1000:1060], order[1100:1600])):
         np.savez(out / f"{name}.npz", x_train=x[train], y_train=y[train], x_test=x[test], y_test=y[test])
-    sys.exit(0)
-name, data, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
-over = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
-cfg = RunConfig().with_overrides({"data.source": data, "seed": seed, "evaluate.baselines": "none",
-                                  "align.projection_every": 0, **over})
-snaps = []
-orig = R.validation_scores
-def hooked(model, x, y, info, loss_fn, autocast=None, parallel=None):
-    out = orig(model, x, y, info, loss_fn, autocast, parallel)
-    snaps.append(({k: v.detach().clone() for k, v in model.state_dict().items()}, out[0], out[1]))
-    return out
-R.validation_scores = hooked
-ctx = RunContext(config=cfg, run_dir=Path(f".cache/selection-dev/{name}-{seed}"))
-ctx.run_dir.mkdir(parents=True, exist_ok=True)
-t0 = time.time()
-run_stages(ctx, ["prepare", "align", "refine"], lambda e: None)
-train_s = time.time() - t0
-ds, model, info = ctx.dataset, ctx.model, ctx.build_info
-task = ds.task
-M = TASK_METRICS.get(task); sel = M.selection
-best_state = copy.deepcopy(model.state_dict())
-def outs(state, x, tta=False):
-    model.load_state_dict(state)
-    raw = model_outputs(model, x)
-    if tta and ds.modality in ("sequence", "image"):
-        L = x.shape[-1]; s = max(1, L // 20)
-        acc = [raw]
-        for sh in (-s, s):
-            xs = np.roll(x, sh, axis=-1)
-            if sh > 0: xs[..., :sh] = x[..., :1]
-            else: xs[..., sh:] = x[..., -1:]
-            acc.append(model_outputs(model, xs))
-        raw = np.mean(acc, axis=0) if task != "classification" else np.log(np.mean([to_task_units(a, info) for a in acc], axis=0) + 1e-9)
-    return raw
-def score(raw, y):
-    scored = raw if task in ("classification", "multilabel") else to_task_units(raw, info)
-    return M.compute(y, scored)[sel]
-def avg(states):
-    return {k: (sum(s[k].float() for s in states) / len(states)).to(states[0][k].dtype) if states[0][k].is_floating_point() else states[0][k] for k in states[0]}
-res = {}
-def add(key, state=None, raws=None, tta=False):
-    if raws is None:
-        rv, rt = outs(state, ds.x_val, tta), outs(state, ds.x_test, tta)
+
+
+def averaged(states: list[dict]) -> dict:
+    from orca_engine.stages.refine import averaged_weights
+    return averaged_weights(states)
+
+
+def main(name: str, data: str, seed: int, overrides: dict) -> dict:
+    from orca_engine.config import RunConfig
+    from orca_engine.metrics import TASK_METRICS
+    from orca_engine.predict import model_outputs, to_task_units
+    from orca_engine.stages import RunContext, run_stages
+    refine_module = importlib.import_module("orca_engine.stages.refine")  # the module, not the stage function
+
+    config = RunConfig().with_overrides({"data.source": data, "seed": seed, "evaluate.baselines": "none",
+                                         "align.projection_every": 0, "refine.tta": "none", "refine.soup": "none",
+                                         "refine.select_on": "metric",
+                                         "refine.augment_probability": 1.0,  # as when the table was measured
+                                         **overrides})
+    snapshots: list[tuple[dict, float, dict]] = []  # (weights, validation loss, validation metrics) per check
+    validate = refine_module.validation_scores
+
+    def recording(model, *args, **kwargs):
+        scores = validate(model, *args, **kwargs)
+        snapshots.append(({k: v.detach().clone() for k, v in model.state_dict().items()}, scores[0], scores[1]))
+        return scores
+    refine_module.validation_scores = recording
+    ctx = RunContext(config=config, run_dir=ROOT / ".cache" / "selection-dev" / f"{name}-{seed}")
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    run_stages(ctx, ["prepare", "align", "refine"], lambda event: None)
+    train_s = time.time() - started
+    ds, model, info = ctx.dataset, ctx.model, ctx.build_info
+    metric = TASK_METRICS.get(ds.task)
+
+    def outputs(weights: dict, x: np.ndarray, tta: bool = False) -> np.ndarray:
+        model.load_state_dict(weights)
+        if not (tta and ds.modality in ("sequence", "image")):
+            return model_outputs(model, x)
+        offset = max(1, x.shape[-1] // 20)  # along the last axis only, at least one position, edges repeated
+        index = np.arange(x.shape[-1])
+        copies = np.stack([model_outputs(model, np.ascontiguousarray(np.take(x, np.clip(index - moved, 0, x.shape[-1] - 1),
+                                                                               axis=-1)))
+                           for moved in (0, -offset, offset)])
+        if ds.task == "classification":  # the mean of the probabilities, as log-probabilities
+            return np.log(np.mean([to_task_units(c, info) for c in copies], axis=0) + 1e-9)
+        return copies.mean(axis=0)
+
+    def score(raw: np.ndarray, y: np.ndarray) -> float:
+        scored = raw if ds.task in ("classification", "multilabel") else to_task_units(raw, info)
+        return float(metric.compute(y, scored)[metric.selection])
+
+    def better_or_equal(a: float, b: float) -> bool:
+        return a >= b if metric.higher_is_better else a <= b
+
+    results: dict = {}
+
+    def add(key: str, weights: dict | None = None, raws: tuple | None = None, tta: bool = False) -> None:
+        val, test = raws if raws is not None else (outputs(weights, ds.x_val, tta), outputs(weights, ds.x_test, tta))
+        results[key] = [round(score(val, ds.y_val), 4), round(score(test, ds.y_test), 4)]
+
+    best = {k: v.clone() for k, v in model.state_dict().items()}  # the metric rule's kept checkpoint
+    add("best", best)
+    add("best+tta", best, tta=True)
+    add("last", snapshots[-1][0])
+    second_half = [w for w, _, _ in snapshots[len(snapshots) // 2:]]
+    add("swa-half", averaged(second_half))
+    add("swa-half+tta", averaged(second_half), tta=True)
+    # greedy soup (Wortsman et al. 2022): best-first, a checkpoint joins if validation is not worse
+    sign = 1 if metric.higher_is_better else -1
+    order = sorted(range(len(snapshots)), reverse=True,
+                   key=lambda i: (sign * snapshots[i][2].get(metric.selection, float("nan")), -snapshots[i][1]))
+    soup = [snapshots[order[0]][0]]
+    current = score(outputs(soup[0], ds.x_val), ds.y_val)
+    for i in order[1:]:
+        trial = score(outputs(averaged(soup + [snapshots[i][0]]), ds.x_val), ds.y_val)
+        if better_or_equal(trial, current):
+            soup.append(snapshots[i][0])
+            current = trial
+    add("greedy-soup", averaged(soup))
+    results["greedy-soup-n"] = len(soup)
+    top = [snapshots[i][0] for i in order[:3]]  # an output ensemble of the three best checkpoints
+    add("top3-ens", raws=(np.mean([outputs(w, ds.x_val) for w in top], axis=0),
+                          np.mean([outputs(w, ds.x_test) for w in top], axis=0)))
+    return {"name": name, "seed": seed, "task": ds.task, "selection": metric.selection, "checks": len(snapshots),
+            "train_s": round(train_s), "steps": ctx.metrics["refine"]["steps"], "res": results}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--make-digit-sequences"]:
+        make_digit_sequences(Path(sys.argv[2]))
     else:
-        rv, rt = raws
-    res[key] = (round(float(score(rv, ds.y_val)), 4), round(float(score(rt, ds.y_test)), 4))
-add("best", best_state)
-add("best+tta", best_state, tta=True)
-add("last", snaps[-1][0])
-n = len(snaps); half = [s[0] for s in snaps[n // 2:]]
-add("swa-half", avg(half))
-# greedy soup (Wortsman 2022): candidates by validation metric, keep if val not worse
-def val_key(s):
-    v = s[2].get(sel, float("nan")); return (v if M_higher else -v, -s[1])
-M_higher = task == "classification" or sel in ("accuracy", "r2", "f1", "macro_f1")
-order = sorted(range(n), key=lambda i: val_key(snaps[i]), reverse=True)
-soup = [snaps[order[0]][0]]; cur = score(outs(soup[0], ds.x_val), ds.y_val)
-for i in order[1:]:
-    trial = avg(soup + [snaps[i][0]]); v = score(outs(trial, ds.x_val), ds.y_val)
-    if (v >= cur) if M_higher else (v <= cur):
-        soup.append(snaps[i][0]); cur = v
-add("greedy-soup", avg(soup)); res["greedy-soup-n"] = len(soup)
-# top-3 output ensemble
-top = [snaps[i][0] for i in order[:3]]
-rv = np.mean([outs(s, ds.x_val) for s in top], 0); rt = np.mean([outs(s, ds.x_test) for s in top], 0)
-add("top3-ens", raws=(rv, rt))
-add("swa-half+tta", avg(half), tta=True)
-print(json.dumps({"name": name, "seed": seed, "task": task, "sel": sel, "n_snaps": n, "train_s": round(train_s),
-                  "steps": ctx.metrics["refine"]["steps"], "res": res}), flush=True)
+        print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]),
+                              json.loads(sys.argv[4]) if len(sys.argv) > 4 else {})), flush=True)
