@@ -229,7 +229,7 @@ def greedy_soup(candidates: SoupCandidates, score) -> tuple[dict[str, torch.Tens
     only if the averaged weights score at least as well on validation. `score(weights)` loads them
     into the model and returns (rank, loss, metrics, raw outputs). Returns the soup's weights and a report."""
     (rank, step, weights), *rest = candidates.items
-    members, kept = [weights], [step]
+    members, kept, soup = [weights], [step], weights
     best = score(weights)
     for _, step, weights in rest:
         trial = averaged_weights(members + [weights])
@@ -237,8 +237,7 @@ def greedy_soup(candidates: SoupCandidates, score) -> tuple[dict[str, torch.Tens
         if scored[0] >= best[0]:
             members.append(weights)
             kept.append(step)
-            best = scored
-    soup = averaged_weights(members) if len(members) > 1 else members[0]
+            soup, best = trial, scored  # the accepted average is the soup so far: no second averaging
     return soup, {"steps": kept, "tried": len(candidates.items), "validation_loss": best[1],
                   "validation": best[2], "raw": best[3]}
 

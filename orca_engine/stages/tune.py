@@ -66,9 +66,9 @@ def _own_settings(config) -> dict[str, Any]:
 def _defaults(config) -> dict[str, Any]:
     """The run's own settings as the sampler records the first trial: the nearest point of the
     search space (an automatic batch size 0 is recorded as 8, a step floor of 500 as 600)."""
-    flat = {}
+    flat, own = {}, _own_settings(config)
     for s in SEARCH_SPACE:
-        value = _own_settings(config)[s.name]
+        value = own[s.name]
         if s.choices:
             value = value if value in s.choices else min(s.choices, key=lambda c: abs(c - value))
         else:
