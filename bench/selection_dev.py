@@ -41,16 +41,12 @@ def make_digit_sequences(out: Path) -> None:
         np.savez(out / f"{name}.npz", x_train=x[train], y_train=y[train], x_test=x[test], y_test=y[test])
 
 
-def averaged(states: list[dict]) -> dict:
-    from orca_engine.stages.refine import averaged_weights
-    return averaged_weights(states)
-
-
 def main(name: str, data: str, seed: int, overrides: dict) -> dict:
     from orca_engine.config import RunConfig
     from orca_engine.metrics import TASK_METRICS
     from orca_engine.predict import model_outputs, to_task_units
     from orca_engine.stages import RunContext, run_stages
+    from orca_engine.stages.refine import averaged_weights as averaged
     refine_module = importlib.import_module("orca_engine.stages.refine")  # the module, not the stage function
 
     config = RunConfig().with_overrides({"data.source": data, "seed": seed, "evaluate.baselines": "none",
