@@ -1,22 +1,23 @@
 """Read-only share links: `?run=<id>` opens a finished run's replay for anyone who has the link.
 
-A share is a snapshot of the run's event records, written to `<runs dir>/.shares/<id>.jsonl.gz`
-when the link is made. The id is 128 random bits (`secrets.token_urlsafe(16)`), so links cannot
-be guessed or enumerated; nothing else names the file. Opening a link gives the visitor a replay
-and nothing more: they get no run id, so no control (pause, stop, continue, predict) reaches the
-original run, and no handler deletes or changes a share. Only the newest `MAX_SHARES` are kept.
+A share is a snapshot of the run's event records, after a `{"type": "share", "title"}` header,
+written to `<runs dir>/.shares/<id>.jsonl.gz` when the link is made. The id is 128 random bits
+(`secrets.token_urlsafe(16)`), so links cannot be guessed or enumerated; nothing else names the
+file. Opening a link gives the visitor a replay and nothing more: they get no run id, so no control
+(pause, stop, continue, predict) reaches the original run, and no handler deletes or changes a share. Only the newest `MAX_SHARES` are kept.
 """
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import re
 import secrets
 from pathlib import Path
 
+from orca_engine.session import events_gz_bytes, read_events_gz
+
 MAX_SHARES = int(os.environ.get("ORCA_MAX_SHARES", "500"))
 SHARE_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")  # token_urlsafe(16)
+HEADER = "share"  # the first record of a share file: {"type": "share", "title": ...}
 
 
 def folder(runs_dir: str | Path) -> Path:
@@ -30,9 +31,8 @@ def create(runs_dir: str | Path, records: list[dict], title: str = "") -> str:
     where = folder(runs_dir)
     where.mkdir(parents=True, exist_ok=True)
     share_id = secrets.token_urlsafe(16)
-    text = json.dumps({"title": title}) + "\n" + "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
     tmp = where / f".{share_id}.tmp"
-    tmp.write_bytes(gzip.compress(text.encode(), compresslevel=6))
+    tmp.write_bytes(events_gz_bytes([{"type": HEADER, "title": title}, *records], level=6))
     os.replace(tmp, where / f"{share_id}.jsonl.gz")
     _prune(where)
     return share_id
@@ -44,12 +44,11 @@ def load(runs_dir: str | Path, share_id: object) -> tuple[str, list[dict]] | Non
         return None
     path = folder(runs_dir) / f"{share_id}.jsonl.gz"
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            header = json.loads(f.readline())
-            records = [json.loads(line) for line in f if line.strip()]
+        records = read_events_gz(path)
     except (OSError, ValueError, EOFError):
         return None
-    return str(header.get("title", "")), records
+    title = records.pop(0).get("title", "") if records and records[0]["type"] == HEADER else ""
+    return str(title), records
 
 
 def link(base_url: str, share_id: str) -> str:

@@ -37,16 +37,21 @@ class RunStarted(Event):
 
 
 @dataclass(frozen=True)
+class StepEvent(StageEvent):
+    """An event of one stage at one of its steps (optimizer steps; alignment steps for projections)."""
+    step: int
+
+
+@dataclass(frozen=True)
 class StageStarted(StageEvent):
     type: ClassVar[str] = "stage_started"
     total_steps: int = 0
 
 
 @dataclass(frozen=True)
-class StepLogged(StageEvent):
+class StepLogged(StepEvent):
     """One optimisation step. Alignment steps carry the objective value as `loss`."""
     type: ClassVar[str] = "step"
-    step: int
     total: int
     loss: float
     metrics: dict = field(default_factory=dict)
@@ -77,13 +82,12 @@ class TrialFinished(StageEvent):
 
 
 @dataclass(frozen=True)
-class ProjectionFrame(StageEvent):
+class ProjectionFrame(StepEvent):
     """2-D coordinates of a fixed sample of source and target features at one alignment step.
 
     Indices of the sample are fixed for the whole run, so consecutive frames animate.
     """
     type: ClassVar[str] = "projection"
-    step: int
     method: str  # "pca" | "umap"
     source_xy: list  # (n_s, 2)
     target_xy: list  # (n_t, 2)
@@ -92,10 +96,9 @@ class ProjectionFrame(StageEvent):
 
 
 @dataclass(frozen=True)
-class ClassDistances(StageEvent):
+class ClassDistances(StepEvent):
     """Distances between target classes (rows) and source classes (columns) at one step."""
     type: ClassVar[str] = "class_distances"
-    step: int
     matrix: list  # (n_target_classes, n_source_classes)
     target_classes: list
     source_classes: list

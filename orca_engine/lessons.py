@@ -13,7 +13,6 @@ them again with the current code.
 """
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RunError
+from .run_folder import events_gz_bytes, read_events_gz
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "assets" / "lessons"
 
@@ -64,15 +64,9 @@ def load_lesson(name: str, folder: str | Path | None = None) -> Lesson:
     return Lesson(name, meta.get("title", name), meta.get("summary", ""), meta.get("data", ""), runs, meta)
 
 
-def read_events_gz(path: str | Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def write_events_gz(path: str | Path, records: list[dict]) -> int:
-    """Write records as gzipped JSON lines (mtime 0: the same records give the same bytes); returns bytes."""
-    text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-    data = gzip.compress(text.encode(), compresslevel=9, mtime=0)
+    """Write records as gzipped JSON lines (the same records give the same bytes); returns bytes."""
+    data = events_gz_bytes(records)
     Path(path).write_bytes(data)
     return len(data)
 

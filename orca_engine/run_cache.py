@@ -18,7 +18,6 @@ folder renamed into place), so a reader sees a whole entry or none.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .config import RunConfig
+from .run_folder import events_gz_bytes, read_events_gz
 
 PACKAGE = Path(__file__).resolve().parent
 LIBRARIES = ("torch", "transformers", "numpy", "scipy", "scikit-learn", "pot", "umap-learn")
@@ -128,8 +128,7 @@ class RunCache:
         entry = self._entry(key)
         try:
             meta = json.loads((entry / "meta.json").read_text())
-            with gzip.open(entry / "events.jsonl.gz", "rt", encoding="utf-8") as f:
-                records = [json.loads(line) for line in f if line.strip()]
+            records = read_events_gz(entry / "events.jsonl.gz")
         except (OSError, ValueError, EOFError):
             return None
         now = time.time()
@@ -142,8 +141,7 @@ class RunCache:
     def put(self, key: str, records: list[dict], run_id: str, note: str = "") -> bool:
         """Store a finished run's records under `key`; False when the entry alone exceeds the bound."""
         entry = self._entry(key)
-        text = "".join(json.dumps(r, separators=(",", ":"), default=_jsonable) + "\n" for r in records)
-        data = gzip.compress(text.encode(), compresslevel=6)
+        data = events_gz_bytes(records, level=6)
         times = [r.get("time", 0.0) for r in records] or [0.0]
         meta = {"run_id": run_id, "finished_at": times[-1], "seconds": round(times[-1] - times[0], 3),
                 "events": len(records), "code": code_version(), "note": note}
@@ -199,9 +197,3 @@ class RunCache:
             if path.name != keep:
                 shutil.rmtree(path, ignore_errors=True)
                 total -= size
-
-
-def _jsonable(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")

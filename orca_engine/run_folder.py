@@ -15,6 +15,7 @@ run started and on what data is not enough to name it.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -235,6 +236,18 @@ def read_event_file(path: str | Path, max_bytes: int) -> list[dict[str, Any]]:
     if not records:
         raise RunError(f"{path.name} holds no run events; give a run's {EVENTS} or its exported zip")
     return records
+
+
+def read_events_gz(path: str | Path) -> list[dict[str, Any]]:
+    """The event records of a gzipped events file (a recorded lesson, a cached run)."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return event_records(f.read())
+
+
+def events_gz_bytes(records: list[dict[str, Any]], level: int = 9) -> bytes:
+    """Records as gzipped JSON lines; mtime 0, so the same records give the same bytes."""
+    text = "".join(to_json_line(r) for r in records)
+    return gzip.compress(text.encode(), compresslevel=level, mtime=0)
 
 
 # -- atomic writes -------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from .errors import OrcaError, RunCancelled, RunError
 from .events import Event, Recorded, RunCancelledEvent, RunFailed, RunFinished, RunStarted, StateChanged, WarningRaised
 from .live_run import LiveRun, RunStatus
 from .retention import FolderRetention
-from .run_folder import FINISHED_RUN_FILES, STARTED_RUN_FILES, RunFolder
+from .run_folder import FINISHED_RUN_FILES, STARTED_RUN_FILES, RunFolder, events_gz_bytes, read_events_gz
 
 if TYPE_CHECKING:
     from .data import Dataset
@@ -51,7 +51,7 @@ __all__ = ["Session", "RunStatus", "RunState", "ACTIVE_STATES", "TERMINAL_STATES
            "DATA_SUFFIXES", "BackboneChoice", "ProjectionStatus", "RunComparison", "backbone_choice", "backbone_choices",
            "compare_runs", "events_from_file", "events_on_disk", "example_choices", "inspect_file", "is_example",
            "lesson_names", "load_dataset", "load_lesson", "projection_notes", "projection_status",
-           "warm_up_projection", "planned_refine_steps", "shared_runs"]
+           "warm_up_projection", "planned_refine_steps", "shared_runs", "events_gz_bytes", "read_events_gz"]
 
 
 def planned_refine_steps(config: RunConfig, n_train: int) -> int:

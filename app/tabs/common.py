@@ -50,3 +50,13 @@ def step_options(key: str, main: list[str], *folded: tuple[str, list[str]]) -> d
 def step_header(key: str) -> gr.Markdown:
     title, explanation = messages.STEPS[key]
     return gr.Markdown(f"## {title}\n{explanation}", elem_classes="step-header")
+
+
+def status_and_files(status_id: str, files: dict[str, tuple[str, str, bool]]) -> dict[str, gr.components.Component]:
+    """A status line, then a row of read-only download slots: {key: (label, elem_id, several files)}."""
+    ui: dict[str, gr.components.Component] = {"status": gr.Markdown("", elem_id=status_id)}
+    with gr.Row():
+        for key, (label, elem_id, several) in files.items():
+            ui[key] = gr.File(label=label, file_count="multiple" if several else "single", interactive=False,
+                              elem_id=elem_id)
+    return ui

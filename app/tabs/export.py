@@ -4,18 +4,15 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import messages
-from .common import step_header
+from .common import status_and_files, step_header
 
 
 def build() -> dict:
     ui: dict = {}
     step_header("export")
     ui["prepare"] = gr.Button(messages.EXPORT_BUTTON, elem_id="export-prepare")
-    ui["status"] = gr.Markdown("", elem_id="export-status")
-    with gr.Row():
-        ui["zip"] = gr.File(label=messages.EXPORT_FILE, interactive=False, elem_id="export-zip")
-        ui["figures"] = gr.File(label=messages.FIGURES_FILE, file_count="multiple", interactive=False,
-                                elem_id="export-figures")
+    ui.update(status_and_files("export-status", {"zip": (messages.EXPORT_FILE, "export-zip", False),
+                                                 "figures": (messages.FIGURES_FILE, "export-figures", True)}))
     ui["command"] = gr.Code(label=messages.COMMAND_LINE, language="shell", interactive=False,
                             elem_id="export-command")
     gr.Markdown(messages.REPLAY_HEADING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import messages
+from .common import status_and_files
 
 
 def build() -> dict:
@@ -13,9 +14,6 @@ def build() -> dict:
         ui["gif"] = gr.Button(messages.GIF_BUTTON, elem_id="share-gif")
         ui["png"] = gr.Button(messages.PNG_BUTTON, elem_id="share-png")
         ui["link"] = gr.Button(messages.SHARE_BUTTON, elem_id="share-link")
-    ui["status"] = gr.Markdown("", elem_id="share-status")
-    with gr.Row():
-        ui["gif_file"] = gr.File(label=messages.GIF_FILE, interactive=False, elem_id="share-gif-file")
-        ui["png_files"] = gr.File(label=messages.PNG_FILES, file_count="multiple", interactive=False,
-                                  elem_id="share-png-files")
+    ui.update(status_and_files("share-status", {"gif_file": (messages.GIF_FILE, "share-gif-file", False),
+                                                "png_files": (messages.PNG_FILES, "share-png-files", True)}))
     return ui
