@@ -14,14 +14,20 @@ Splits are index arrays, never copies; the per-channel scaling is fitted in one 
 over the training rows (which also checks every value is finite); the alignment and projection
 samples are drawn by index like any batch.
 
-Resident memory: pages of a memory-mapped file count in a process's RSS once touched (and the
-kernel maps their neighbours too), so after every read a `MappedArray` tells the kernel it no
-longer needs them (`madvise(MADV_DONTNEED)`; they stay in the page cache). Peak RSS then stays near the model's
-own, whatever the file's size (docs/BENCHMARKS.md, "Scaling").
+Resident memory: rows of a `.npy` file or a stored `.npz` member are read with positioned reads
+(`os.preadv`, consecutive rows in one call) into the batch's own buffer, never through a memory
+map. A mapped page counts in the process's RSS once touched, and a kernel with large page-cache
+folios maps a whole folio (up to megabytes) around every row touched: reading 200 random rows of a
+1 GiB memory-mapped file raised the peak RSS by ~290 MB on this project's machines. Read, the file
+stays in the page cache (shared, reclaimable) and the process holds only the batch, so peak RSS stays
+near the model's own whatever the file's size (docs/BENCHMARKS.md, "Scaling"). Fortran-ordered
+arrays, whose rows are not contiguous on disk, are memory-mapped and their pages released after
+every read (`MappedArray`).
 """
 from __future__ import annotations
 
 import mmap
+import os
 import zipfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -39,8 +45,67 @@ HF_LABEL_COLUMNS = ("label", "labels", "y", "target")
 
 # -- row sources: the file's samples, in the file's layout -----------------------------------------
 
+class FileRows:
+    """An array (N, *sample) stored in C order at `offset` of a file, read by row indices with
+    positioned reads: nothing is mapped, so nothing but the rows asked for becomes resident."""
+
+    def __init__(self, path: Path, offset: int, shape: tuple, dtype: np.dtype, name: str):
+        self.path, self.offset, self.name = Path(path), int(offset), name
+        self.shape, self.dtype = tuple(int(n) for n in shape), np.dtype(dtype)
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._fd: int | None = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"row index out of range for {self.name} ({len(self)} rows)")
+        order = np.argsort(idx, kind="stable")  # ascending reads are sequential on disk
+        ordered = idx[order]
+        read = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
+        if self.row_bytes and len(idx):
+            buffer = memoryview(read.reshape(-1).view(np.uint8))
+            # one read per run of consecutive rows (a repeated row starts a new run)
+            starts = np.concatenate(([0], np.flatnonzero(np.diff(ordered) != 1) + 1, [len(idx)]))
+            for a, b in zip(starts[:-1], starts[1:]):
+                self._read_into(buffer[a * self.row_bytes:b * self.row_bytes],
+                                self.offset + int(ordered[a]) * self.row_bytes)
+        if np.array_equal(order, np.arange(len(idx))):  # asked in file order (a streaming pass): no scatter
+            return read
+        out = np.empty_like(read)
+        out[order] = read
+        return out
+
+    def _read_into(self, view: memoryview, position: int) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        while len(view):
+            got = os.preadv(self._fd, [view], position)
+            if got <= 0:
+                raise DataError(f"{self.name} ended early: the file was changed or truncated while it was read")
+            view, position = view[got:], position + got
+
+    def release(self) -> None:
+        """Nothing is mapped; close the file (the next read opens it again)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __getstate__(self) -> dict:  # a copy sent to another process opens its own descriptor
+        return {**self.__dict__, "_fd": None}
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except (OSError, TypeError):  # interpreter shutdown
+            pass
+
+
 class MappedArray:
-    """A memory-mapped array (N, *sample) read by row indices, releasing pages as it goes."""
+    """A memory-mapped array (N, *sample) read by row indices, releasing pages as it goes: for
+    Fortran-ordered files, whose rows are not contiguous (C-ordered ones are `FileRows`)."""
 
     def __init__(self, array: np.memmap, name: str):
         self.array, self.name = array, name
@@ -181,12 +246,9 @@ def _folder_parts(folder: Path) -> dict[str, tuple[Any, np.ndarray]]:
     return _paired(mapped, folder.name)
 
 
-def _mapped_npy(path: Path) -> MappedArray:
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
-        raise DataError(f"{path.name} cannot be memory-mapped ({e}); save plain numbers with np.save") from None
-    return MappedArray(array, path.name)
+def _mapped_npy(path: Path) -> FileRows | MappedArray:
+    with open(path, "rb") as raw:
+        return _rows_at(raw, path, 0, path.name, stored_bytes=path.stat().st_size)
 
 
 def _stored_npz_over_cap(path: Path) -> bool:
@@ -208,28 +270,41 @@ def _npz_parts(path: Path) -> dict[str, tuple[Any, np.ndarray]]:
     return _paired(mapped, path.name)
 
 
-def _mapped_member(raw, info: zipfile.ZipInfo, path: Path) -> MappedArray:
-    """Memory-map one stored .npz member: its data starts after the zip's local header and the .npy header."""
+def _mapped_member(raw, info: zipfile.ZipInfo, path: Path) -> FileRows | MappedArray:
+    """One stored .npz member: its data starts after the zip's local header and the .npy header."""
     raw.seek(info.header_offset)
     local = raw.read(30)
     if local[:4] != b"PK\x03\x04":
         raise DataError(f"{path.name}: member {info.filename} is damaged; save the file again with np.savez")
     start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+    return _rows_at(raw, path, start, info.filename, stored_bytes=info.file_size)
+
+
+def _rows_at(raw, path: Path, start: int, name: str, stored_bytes: int) -> FileRows | MappedArray:
+    """The array whose .npy header begins at `start` of open file `raw` (`stored_bytes` from `start`
+    on): header checked against the bytes really there, rows read lazily."""
     raw.seek(start)
     try:
         version = np.lib.format.read_magic(raw)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read(raw)
     except ValueError as e:
-        raise DataError(f"{path.name}: member {info.filename} is not a readable .npy array ({e}); save the file "
-                        f"again with np.savez") from None
+        raise DataError(f"{path.name}: {name} is not a readable .npy array ({e}); save plain numbers with "
+                        f"np.save or np.savez") from None
     data_start = raw.tell()
     declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if dtype.hasobject or declared != info.file_size - (data_start - start):
-        raise DataError(f"{path.name}: member {info.filename} declares {shape} {dtype} but holds "
-                        f"{info.file_size - (data_start - start)} bytes of data; save plain numbers with np.savez")
-    array = np.memmap(path, dtype=dtype, mode="r", offset=data_start, shape=shape, order="F" if fortran else "C")
-    return MappedArray(array, info.filename)
+    if dtype.hasobject:
+        raise DataError(f"{path.name}: {name} holds Python objects, which are never loaded; save plain numbers "
+                        f"with np.save or np.savez")
+    if declared != stored_bytes - (data_start - start):
+        raise DataError(f"{path.name}: {name} declares {shape} {dtype} but holds "
+                        f"{stored_bytes - (data_start - start)} bytes of data; save plain numbers with np.save "
+                        f"or np.savez")
+    if len(shape) == 0:
+        raise DataError(f"{path.name}: {name} holds a single number, not one row per sample")
+    if fortran and len(shape) > 1:
+        return MappedArray(np.memmap(path, dtype=dtype, mode="r", offset=data_start, shape=shape, order="F"), name)
+    return FileRows(path, data_start, shape, dtype, name)
 
 
 def _paired(mapped: dict[str, Any], name: str) -> dict[str, tuple[Any, np.ndarray]]:
@@ -239,7 +314,7 @@ def _paired(mapped: dict[str, Any], name: str) -> dict[str, tuple[Any, np.ndarra
 
 
 def _targets_in_memory(y, name: str) -> np.ndarray:
-    if isinstance(y, (MappedArray, HFColumn)):
+    if isinstance(y, (FileRows, MappedArray, HFColumn)):
         return np.asarray(y.rows(np.arange(len(y))))
     return np.asarray(y)
 
