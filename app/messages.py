@@ -92,6 +92,7 @@ LABELS = {
     "refine.augment_probability": "Share of each batch augmented",
     "refine.tta": "Test-time shifts (average over shifted copies)",
     "refine.soup": "Weight soup of the best checkpoints",
+    "refine.members": "Models averaged (0 = automatic: 3 on small data)",
     "refine.lr": "Learning rate",
     "refine.optimizer": "Optimiser",
     "refine.new_layers_lr_scale": "New layers learning-rate multiplier",

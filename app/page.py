@@ -123,7 +123,7 @@ def estimate(visitor: Visitor, values: dict[str, Any]) -> tuple[str, str]:
         config = handlers.run_config(visitor, values)
         d = config.data
         ds = data_step.load_data(visitor.data_source, visitor.label_column, d.modality, d.task, seed=0)
-        refine_steps = planned_refine_steps(config, max(1, int(round(len(ds.x_train) * d.train_fraction))))
+        refine_steps = planned_refine_steps(config, max(1, int(round(len(ds.x_train) * d.train_fraction))), ds.task)
     except (OrcaError, gr.Error, ValueError, TypeError):
         return "", ""  # the options are being edited; Start will say what is wrong
     backbone = config.model.backbone

@@ -396,10 +396,12 @@ class Progress:
             self._line(f"  OTDD {m['otdd_before']:.4g} -> {m['otdd_after']:.4g} in {m.get('steps', '?')} steps "
                        f"({m.get('stopped_by', '')})", force=True)
         elif kind == "stage_finished" and event["stage"] == "refine" and "budget" in event["metrics"]:
-            b = event["metrics"]["budget"]
-            self._line(f"  {event['metrics'].get('steps')} of {b['total_steps']} steps at batch {b['batch_size']} "
-                       f"(stopped by {event['metrics'].get('stopped_by')}); kept step "
-                       f"{event['metrics'].get('best_step')}", force=True)
+            b, m = event["metrics"]["budget"], event["metrics"]
+            members = b.get("members", 1)
+            kept = (f"{members} models averaged ({b['reasons'].get('members', '')})" if members > 1 else
+                    f"kept step {m.get('best_step')}")
+            self._line(f"  {m.get('steps')} of {b['total_steps'] * members} steps at batch {b['batch_size']} "
+                       f"(stopped by {m.get('stopped_by')}); {kept}", force=True)
             if event["metrics"].get("selection_reason"):
                 self._line(f"  kept weights: {event['metrics']['selection_reason']}", force=True)
             if event["metrics"].get("soup"):

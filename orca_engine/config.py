@@ -229,6 +229,11 @@ class RefineConfig(_Section):
                        choices=("auto", "on", "none"))
     ema: float = option(0.0, "keep an exponential moving average of the weights with this decay and validate, "
                              "select and save the average (0 = off)", range=(0.0, 0.9999))
+    members: int = option(0, "models trained from the aligned start with different seeds, their predicted "
+                             "probabilities (regression: values) averaged (a seed ensemble; each member costs one "
+                             "refinement); 0 = automatic: 3 when the budget passes over the training split 25+ "
+                             "times (small data, where one run's result varies most with its seed), else 1",
+                          range=(0, 10))
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class BuildInfo:
     data_spec: DataSpec = dataclasses.field(default_factory=dict)  # type: ignore[assignment]
     checkpoint: dict[str, Any] | None = None
     test_time_shift: float = 0.0  # test-time augmentation: largest shift as a share of each axis (0 = off)
+    members: int = 1  # models averaged (refine.members): the weights hold members.0. ... members.{k-1}.
 
     @property
     def complete(self) -> bool:
@@ -97,6 +98,8 @@ class BuildInfo:
                "target_std": self.target_std, "data_spec": self.data_spec}
         if self.test_time_shift:
             out["test_time_shift"] = self.test_time_shift
+        if self.members > 1:
+            out["members"] = self.members
         return {**out, "checkpoint": self.checkpoint} if self.checkpoint else out
 
     @classmethod
@@ -107,7 +110,8 @@ class BuildInfo:
                    output_shape=tuple(int(n) for n in d["output_shape"]), num_outputs=int(d["num_outputs"]),
                    class_names=tuple(d.get("class_names") or ()), target_mean=d.get("target_mean", 0.0),
                    target_std=d.get("target_std", 1.0), data_spec=d.get("data_spec") or {},
-                   checkpoint=d.get("checkpoint") or None, test_time_shift=float(d.get("test_time_shift", 0.0)))
+                   checkpoint=d.get("checkpoint") or None, test_time_shift=float(d.get("test_time_shift", 0.0)),
+                   members=int(d.get("members", 1)))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ download), then `load_state_dict` from its safetensors file.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping
 
@@ -87,6 +88,51 @@ class OrcaModel(nn.Module):
             p.requires_grad_(id(p) in chosen)
 
 
+class OrcaEnsemble(nn.Module):
+    """Several OrcaModels of one run (refine.members), trained from the same aligned start with
+    different seeds, predicting as one: the mean of their probabilities, returned as logits so
+    everything downstream reads it like a single model's output. Classification: log of the mean
+    softmax; multi-label: logit of the mean sigmoid; regression and dense tasks: the mean output.
+    The embedder, body and head it shows are the first member's (what a projection draws)."""
+
+    def __init__(self, members: list[OrcaModel], task: str):
+        super().__init__()
+        self.members, self.task = nn.ModuleList(members), task
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = torch.stack([member(x).float() for member in self.members])  # (M, B, ...)
+        if self.task == "classification":
+            return torch.logsumexp(torch.log_softmax(outs, dim=-1), dim=0) - math.log(len(self.members))
+        if self.task == "multilabel":
+            p = torch.sigmoid(outs).mean(dim=0).clamp(1e-7, 1 - 1e-7)
+            return torch.log(p) - torch.log1p(-p)
+        return outs.mean(dim=0)
+
+    @property
+    def test_time_shift(self) -> float:
+        return self.members[0].test_time_shift
+
+    @test_time_shift.setter
+    def test_time_shift(self, share: float) -> None:
+        for member in self.members:
+            member.test_time_shift = share
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.members[0].embedder
+
+    @property
+    def backbone(self) -> Backbone:
+        return self.members[0].backbone
+
+    @property
+    def head(self) -> nn.Module:
+        return self.members[0].head
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.members[0].embed(x)
+
+
 def shifted_views(x: torch.Tensor, share: float) -> torch.Tensor:
     """(B, C, *grid) -> (V*B, C, *grid): `x`, then `x` moved by +-round(share * n) positions along each
     grid axis (the time axis of a sequence, both axes of an image), edges repeated. An axis too short
@@ -139,8 +185,10 @@ class ModelShapes:
 def build_model(info: Any = None, backbone_name: str | None = None, model_cfg: ModelConfig | None = None, *,
                 modality: str | None = None, task: str | None = None, input_shape: tuple[int, ...] | None = None,
                 output_shape: tuple[int, ...] | None = None, num_outputs: int | None = None,
-                pretrained: bool | None = None, device: str | torch.device = "cpu") -> OrcaModel:
-    """An OrcaModel, in eval mode, for `info` (see ModelShapes.of) or the five shape keywords.
+                pretrained: bool | None = None, device: str | torch.device = "cpu",
+                members: int = 1) -> OrcaModel | OrcaEnsemble:
+    """An OrcaModel, in eval mode, for `info` (see ModelShapes.of) or the five shape keywords; an
+    OrcaEnsemble of `members` of them when a saved run averaged several (BuildInfo.members).
 
     backbone_name and pretrained default to `model_cfg`'s (itself defaulting to ModelConfig()).
     """
@@ -153,8 +201,13 @@ def build_model(info: Any = None, backbone_name: str | None = None, model_cfg: M
                           f"keywords={given}")
     shapes = ModelShapes.of(fields if info is None else info)
     model_cfg = model_cfg or ModelConfig()
-    backbone = load_backbone(backbone_name or model_cfg.backbone,
-                             pretrained=model_cfg.pretrained if pretrained is None else pretrained, device=device)
-    embedder = build_embedder(shapes.input_shape, shapes.modality, backbone, model_cfg)
-    head = build_head(shapes.task, shapes.num_outputs, shapes.output_shape, backbone, embedder)
-    return OrcaModel(embedder, backbone, head).to(device).eval()
+
+    def one() -> OrcaModel:
+        backbone = load_backbone(backbone_name or model_cfg.backbone,
+                                 pretrained=model_cfg.pretrained if pretrained is None else pretrained, device=device)
+        embedder = build_embedder(shapes.input_shape, shapes.modality, backbone, model_cfg)
+        head = build_head(shapes.task, shapes.num_outputs, shapes.output_shape, backbone, embedder)
+        return OrcaModel(embedder, backbone, head).to(device).eval()
+    if members > 1:
+        return OrcaEnsemble([one() for _ in range(members)], shapes.task).to(device).eval()
+    return one()

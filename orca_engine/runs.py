@@ -19,7 +19,7 @@ from .run_folder import MODEL, WEIGHTS, RunFolder
 if TYPE_CHECKING:
     import torch
 
-    from .model import OrcaModel
+    from .model import OrcaEnsemble, OrcaModel
 
 
 @dataclass
@@ -28,7 +28,7 @@ class LoadedRun:
     run_dir: Path
     config: RunConfig
     build_info: BuildInfo
-    model: OrcaModel
+    model: OrcaModel | OrcaEnsemble
 
     @property
     def data_spec(self) -> DataSpec:
@@ -68,7 +68,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
         model = build_model(modality=info.modality, task=info.task, input_shape=info.input_shape,
                             output_shape=info.output_shape, num_outputs=info.num_outputs,
                             backbone_name=config.model.backbone, model_cfg=config.model, pretrained=False,
-                            device=device)
+                            device=device, members=info.members)
     except (KeyError, TypeError, ValueError) as e:
         raise RunError(f"{folder.path / MODEL} cannot rebuild the model ({type(e).__name__}: {e}); it is "
                        f"incomplete or was edited: restore it, or start a new run") from None
@@ -78,7 +78,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     return LoadedRun(folder.path, config, info, model)
 
 
-def _load_weights(model: OrcaModel, state: dict[str, torch.Tensor], run_dir: Path) -> None:
+def _load_weights(model: OrcaModel | OrcaEnsemble, state: dict[str, torch.Tensor], run_dir: Path) -> None:
     """Weights into the rebuilt model; RunError when they no longer fit (config.json edited after the run)."""
     try:
         model.load_state_dict(state)

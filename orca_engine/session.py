@@ -54,10 +54,11 @@ __all__ = ["Session", "RunStatus", "RunState", "ACTIVE_STATES", "TERMINAL_STATES
            "warm_up_projection", "planned_refine_steps", "shared_runs", "events_gz_bytes", "read_events_gz"]
 
 
-def planned_refine_steps(config: RunConfig, n_train: int) -> int:
-    """Optimiser steps a run's refine stage will take on `n_train` training samples (its budget)."""
+def planned_refine_steps(config: RunConfig, n_train: int, task: str = "classification") -> int:
+    """Optimiser steps a run's refine stage will take on `n_train` training samples of a `task`
+    (its budget, every ensemble member's steps included)."""
     from .stages.budget import refine_budget
-    return refine_budget(config.refine, n_train, n_val=0).total_steps
+    return refine_budget(config.refine, n_train, n_val=0, task=task).all_steps
 
 
 class Session:

@@ -82,7 +82,7 @@ def _refine_steps(ctx: Any) -> int:
     if ctx.dataset is None:
         return cfg.max_steps if not cfg.epochs else cfg.epochs * 100
     from .stages.budget import refine_budget
-    return refine_budget(cfg, len(ctx.dataset.x_train), len(ctx.dataset.x_val)).total_steps
+    return refine_budget(cfg, len(ctx.dataset.x_train), len(ctx.dataset.x_val), ctx.dataset.task).all_steps
 
 
 def _refine_step_seconds(ctx: Any) -> float:

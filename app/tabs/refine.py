@@ -11,8 +11,8 @@ TUNE = ["tune.trials", "tune.max_seconds", "tune.trial_steps_scale"]
 ADVANCED = ["refine.optimizer", "refine.new_layers_lr_scale", "refine.batch_size", "refine.target_epochs",
             "refine.min_steps", "refine.max_steps", "refine.max_seconds", "refine.eval_every", "refine.select_on",
             "refine.augment", "refine.augment_probability", "refine.tta", "refine.soup",
-            "refine.head_first_fraction", "refine.warmup_fraction", "refine.weight_decay", "refine.grad_clip",
-            "refine.early_stopping", "refine.patience", "refine.class_weights"]
+            "refine.members", "refine.head_first_fraction", "refine.warmup_fraction", "refine.weight_decay",
+            "refine.grad_clip", "refine.early_stopping", "refine.patience", "refine.class_weights"]
 
 
 def build() -> dict:

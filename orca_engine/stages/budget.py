@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from ..config import RefineConfig
 
 AUTO_BATCH_RANGE = (8, 32)  # small batches give small data many updates; 32 keeps a CPU busy
+AUTO_MEMBERS = 3  # models averaged on small data under refine.members = 0 (auto)
 BATCH_SHARE = 10  # an automatic batch is about a tenth of the training split
 CHECKS_PER_RUN = 20  # validation checks aimed at in one run
 EVAL_SHARE = 0.25  # validation may cost at most about this share of training compute
@@ -33,11 +34,17 @@ class RefineBudget:
     patience: int  # stop after this many steps without a better checkpoint; 0 = never
     min_steps: int  # early stopping never ends a run before this step
     max_seconds: float  # 0 = no time limit
+    members: int = 1  # models trained one after another, `total_steps` each (refine.members)
     reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def epochs(self) -> float:
         return self.total_steps / max(1, self.steps_per_epoch)
+
+    @property
+    def all_steps(self) -> int:
+        """Optimiser steps of the whole stage: every member's."""
+        return self.total_steps * self.members
 
     def to_dict(self) -> dict:
         return {**asdict(self), "epochs": round(self.epochs, 2)}
@@ -51,9 +58,10 @@ def auto_batch_size(n_train: int) -> int:
     return max(1, min(n_train, max(lo, min(hi, size))))
 
 
-def refine_budget(cfg: RefineConfig, n_train: int, n_val: int) -> RefineBudget:
-    """Batch size, step budget, validation cadence and patience for `n_train` training and
-    `n_val` validation samples under the options in `cfg` (0 means: choose automatically)."""
+def refine_budget(cfg: RefineConfig, n_train: int, n_val: int, task: str = "classification") -> RefineBudget:
+    """Batch size, step budget, validation cadence, patience and ensemble members for `n_train`
+    training and `n_val` validation samples of a `task` under the options in `cfg` (0 means: choose
+    automatically)."""
     reasons: dict[str, str] = {}
     if cfg.batch_size:
         batch = min(cfg.batch_size, max(1, n_train))
@@ -97,4 +105,25 @@ def refine_budget(cfg: RefineConfig, n_train: int, n_val: int) -> RefineBudget:
         patience = max(total // 3, 2 * eval_every)
         reasons["patience"] = "automatic: a third of the budget"
     floor = min(cfg.min_steps, total)
-    return RefineBudget(batch, per_epoch, total, eval_every, patience, floor, cfg.max_seconds, reasons)
+    members, reasons["members"] = ensemble_members(cfg.members, task, total / per_epoch)
+    return RefineBudget(batch_size=batch, steps_per_epoch=per_epoch, total_steps=total, eval_every=eval_every,
+                        patience=patience, min_steps=floor, max_seconds=cfg.max_seconds, members=members,
+                        reasons=reasons)
+
+
+def ensemble_members(setting: int, task: str, epochs: float) -> tuple[int, str]:
+    """refine.members resolved, with the reason. `auto` trains AUTO_MEMBERS models on small data,
+    the regime where augmentation also turns on (AUTO_MIN_EPOCHS passes over the training split or
+    more): there one run's test score moves by several points with its seed, and on development data
+    the averaged prediction of three seeds scored above the members' mean on every set
+    (docs/RECIPE.md). Larger data keeps one model: its runs vary less and cost more. Dense tasks
+    (a prediction per position) keep one under `auto`."""
+    from .augment import AUTO_MIN_EPOCHS
+    if setting:
+        return setting, f"refine.members = {setting}"
+    if task == "dense":
+        return 1, "automatic: one model for a dense task"
+    if epochs >= AUTO_MIN_EPOCHS:
+        return AUTO_MEMBERS, (f"automatic: {epochs:.0f} passes over the training split (at least "
+                              f"{AUTO_MIN_EPOCHS}: small data), so {AUTO_MEMBERS} seeds are averaged")
+    return 1, f"automatic: {epochs:.0f} passes over the training split (under {AUTO_MIN_EPOCHS}): one model"

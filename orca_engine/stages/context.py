@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import torch
 
     from ..data import Dataset
-    from ..model import OrcaModel
+    from ..model import OrcaEnsemble, OrcaModel
 
 
 class RunControl:
@@ -99,7 +99,7 @@ class RunContext:
     parallel: Any = None  # distributed.Parallel of a multi-process launch; None = this process alone
     device: torch.device | None = None
     dataset: Dataset | None = None
-    model: OrcaModel | None = None
+    model: OrcaModel | OrcaEnsemble | None = None
     source: SourceFeatures | None = None
     target_labels: np.ndarray | None = None  # class ids (or k-means pseudo-labels) of the training split (N,)
     build_info: BuildInfo | None = None

@@ -242,16 +242,135 @@ def greedy_soup(candidates: SoupCandidates, score) -> tuple[dict[str, torch.Tens
                   "validation": best[2], "raw": best[3]}
 
 
+@dataclasses.dataclass
+class MemberResult:
+    """What training one model (one member of a seed ensemble, or the run's only model) left."""
+    selector: CheckpointSelector
+    losses: list[float]
+    best_raw: np.ndarray | None  # the kept weights' validation outputs
+    steps: int
+    stop_reason: str
+    soup_report: dict | None = None
+
+    def summary(self) -> dict:
+        out = {"steps": self.steps, "stopped_by": self.stop_reason, "best_step": self.selector.step,
+               "best_validation": self.selector.value, "best_validation_loss": self.selector.loss}
+        if self.soup_report is not None:
+            out["soup"] = {k: self.soup_report[k] for k in ("steps", "candidates", "best_single_validation", "note")}
+        return out
+
+
 def refine(ctx: RunContext) -> Iterator[Event]:
+    cfg = ctx.config.refine
+    ds = ctx.dataset
+    budget = refine_budget(cfg, len(ds.x_train), len(ds.x_val), ds.task)
+    _check_batch_fits_ranks(budget.batch_size, (ctx.parallel.world_size if ctx.parallel else 1))
+    ctx.metrics["refine_budget"] = budget.to_dict()
+    yield StageStarted("refine", total_steps=budget.all_steps)
+    started = time.perf_counter()
+    select_on, select_reason = selection_rule(cfg.select_on, ds.task, len(ds.x_val))
+
+    if budget.members == 1:
+        result = yield from _train_member(ctx, budget, select_on, started)
+        summary = result.summary()
+        yield from _diagnose(ctx, result.selector, result.losses, result.best_raw)
+        selector = result.selector
+        ensemble = None
+    else:
+        selector, summary, ensemble = yield from _train_ensemble(ctx, budget, select_on, started)
+    ctx.metrics["validation"] = {**selector.metrics, **({"loss": selector.loss} if selector.loss is not None else {})}
+    ctx.metrics["refine"] = {"steps": summary["steps"], "epochs_run": round(summary["steps"] / budget.steps_per_epoch, 2),
+                             "stopped_by": summary["stopped_by"], "selected_on": select_on,
+                             "selection_reason": select_reason,
+                             "selection_metric": selector.selection, "best_validation": selector.value,
+                             "best_validation_loss": selector.loss, "best_step": summary["best_step"]}
+    if "soup" in summary:
+        ctx.metrics["refine"]["soup"] = summary["soup"]
+    if ensemble is not None:
+        ctx.metrics["refine"]["ensemble"] = ensemble
+    # wall time lives apart from the run's results: results repeat at a seed, seconds never do
+    ctx.metrics.setdefault("seconds", {})["refine"] = round(time.perf_counter() - started, 2)
+    yield StageFinished("refine", metrics={"validation": ctx.metrics["validation"], **ctx.metrics["refine"],
+                                           "budget": budget.to_dict()})
+
+
+MEMBER_SEED_STRIDE = 1000  # member m draws its batches, augmentation and head from seed + m * this
+
+
+def _train_ensemble(ctx: RunContext, budget, select_on: str, started: float):
+    """`budget.members` models, each trained from the same aligned start (the head drawn afresh, its
+    batches and augmentation from its own seed) for the whole step budget; the run's model becomes
+    their average (`OrcaEnsemble`), validated as one. Returns (a selector holding the ensemble's
+    validation scores, the stage summary, the ensemble report)."""
+    import copy
+    from ..model import OrcaEnsemble
+    ds, model = ctx.dataset, ctx.model
+    start = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    trained: list[torch.nn.Module] = []
+    results: list[MemberResult] = []
+    for member in range(budget.members):
+        if member:
+            model.load_state_dict(start)
+            _redraw_head(model, ctx.config.seed + member * MEMBER_SEED_STRIDE)
+        result = yield from _train_member(ctx, budget, select_on, started, member)
+        results.append(result)
+        last = member == budget.members - 1
+        trained.append(model if last else copy.deepcopy(model).to("cpu"))
+        if member == 0 and not last and (ctx.parallel is None or ctx.parallel.is_main):
+            # a run stopped while later members train still has a model that predicts
+            ctx.folder.save_weights(model.state_dict(), ctx.build_info.as_checkpoint(result.steps))
+        if result.stop_reason == "time limit":
+            break
+    for m in trained:
+        m.to(ctx.device)
+    ensemble = OrcaEnsemble(trained, ds.task).to(ctx.device).eval()
+    ctx.model = ensemble
+    ctx.build_info = info = dataclasses.replace(ctx.build_info, members=len(trained))
+    weights = (inverse_frequency_weights(ds.y_train, ds.num_outputs)
+               if ctx.config.refine.class_weights and ds.task == "classification" else None)
+    autocast = precision_autocast(ctx.config.precision, ctx.device)
+    par = ctx.parallel
+    val_loss, metrics, raw = validation_scores(ensemble, ds.x_val, ds.y_val, info, task_loss(ds.task, weights),
+                                               autocast, par if par is not None and par.world_size > 1 else None)
+    selector = CheckpointSelector(ds.task, "last")
+    selector.offer(sum(r.steps for r in results), val_loss, metrics)
+    yield from _diagnose(ctx, selector, results[0].losses, raw)
+    members = [r.summary() for r in results]
+    report = {"members": len(trained), "validation": {**metrics, "loss": val_loss},
+              "best_single_validation": _best_of([r.selector.value for r in results], ds.task),
+              "member_results": members,
+              "note": f"the predictions of {len(trained)} models (seeds {ctx.config.seed} + m x {MEMBER_SEED_STRIDE}) "
+                      f"averaged"}
+    summary = {"steps": sum(r.steps for r in results), "best_step": None,
+               "stopped_by": ", ".join(sorted({r.stop_reason for r in results}))}
+    return selector, summary, report
+
+
+def _best_of(values: list, task: str):
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    if not finite:
+        return None
+    return max(finite) if TASK_METRICS.get(task).higher_is_better else min(finite)
+
+
+def _redraw_head(model, seed: int) -> None:
+    """Fresh initial weights for the head (its modules' own initialisation), from `seed`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for module in model.head.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+
+def _train_member(ctx: RunContext, budget, select_on: str, started: float, member: int = 0):
+    """Train ctx.model for the step budget and keep its selected weights (or soup). Events are
+    numbered after the earlier members' steps, so a live chart runs on. Returns a MemberResult."""
     from ..distributed import SINGLE
     cfg = ctx.config.refine
     ds, model, info = ctx.dataset, ctx.model, ctx.build_info
     par = ctx.parallel or SINGLE  # several processes: data-parallel steps, shared decisions (distributed.py)
-    budget = refine_budget(cfg, len(ds.x_train), len(ds.x_val))
-    _check_batch_fits_ranks(budget.batch_size, par.world_size)
-    ctx.metrics["refine_budget"] = budget.to_dict()
-    yield StageStarted("refine", total_steps=budget.total_steps)
-    started = time.perf_counter()
+    offset = member * budget.total_steps  # event steps continue across members
+    seed = ctx.config.seed + member * MEMBER_SEED_STRIDE
 
     # -- set-up: what trains, at which rates, on which loss ------------------------------------
     model.set_trainable(cfg.scope)
@@ -270,8 +389,8 @@ def refine(ctx: RunContext) -> Iterator[Event]:
     x_train = None if getattr(ds.x_train, "lazy", False) else split_as_tensor(ds.x_train)
     y_train = training_targets(ds.y_train, info)
     autocast = precision_autocast(ctx.config.precision, ctx.device)  # None for fp32: no autocast
-    sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(ctx.config.seed + 2))
-    augment = make_augmentation(cfg.augment, ds.modality, ds.task, torch.Generator().manual_seed(ctx.config.seed + 3),
+    sampler = batches(len(ds.x_train), budget.batch_size, torch.Generator().manual_seed(seed + 2))
+    augment = make_augmentation(cfg.augment, ds.modality, ds.task, torch.Generator().manual_seed(seed + 3),
                                 probability=cfg.augment_probability,
                                 epochs=budget.epochs)
     ctx.metrics["refine_budget"]["augmentation"] = describe_augmentation(cfg.augment, ds.modality, ds.task,
@@ -285,7 +404,6 @@ def refine(ctx: RunContext) -> Iterator[Event]:
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
         if cfg.ema > 0 else None)
     kept = averaged.module if averaged is not None else model
-    select_on, select_reason = selection_rule(cfg.select_on, ds.task, len(ds.x_val))
     selector = CheckpointSelector(ds.task, select_on)
     candidates = SoupCandidates(ds.task, select_on) if soup_applies(cfg.soup, ds.task) else None
     best_state, best_raw, last_saved, losses, stop_reason = None, None, 0.0, [], "budget"
@@ -327,8 +445,9 @@ def refine(ctx: RunContext) -> Iterator[Event]:
             if averaged is not None:
                 averaged.update_parameters(model)
             losses.append(value)
-            yield StepLogged("refine", step, budget.total_steps, losses[-1],
-                             {"lr": schedule.get_last_lr()[0], "epoch": round(step / budget.steps_per_epoch, 2)})
+            yield StepLogged("refine", offset + step, budget.all_steps, losses[-1],
+                             {"lr": schedule.get_last_lr()[0],
+                              "epoch": round((offset + step) / budget.steps_per_epoch, 2)})
 
             last = step == budget.total_steps
             if step % budget.eval_every == 0 or last:
@@ -340,11 +459,12 @@ def refine(ctx: RunContext) -> Iterator[Event]:
                 if improved:
                     best_raw = raw  # the kept model's validation outputs: the diagnosis reuses them
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in kept.state_dict().items()}
-                    if par.is_main and time.perf_counter() - last_saved > CHECKPOINT_EVERY_S and not last:
+                    if (member == 0 and par.is_main and time.perf_counter() - last_saved > CHECKPOINT_EVERY_S
+                            and not last):
                         ctx.folder.save_weights(best_state, info.as_checkpoint(step))
                         last_saved = time.perf_counter()
-                yield ValidationLogged("refine", round(step / budget.steps_per_epoch, 2),
-                                       {**metrics, "loss": val_loss}, best=improved, step=step)
+                yield ValidationLogged("refine", round((offset + step) / budget.steps_per_epoch, 2),
+                                       {**metrics, "loss": val_loss}, best=improved, step=offset + step)
                 if (budget.patience and not last and step >= budget.min_steps
                         and step - selector.step >= budget.patience):
                     stop_reason = "early stopping"
@@ -361,7 +481,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
         for p in model.parameters():
             p.requires_grad_(True)
 
-    # -- finish: keep the best checkpoint (or a soup of the best), say what went wrong if anything did
+    # -- finish: keep the best checkpoint (or a soup of the best)
     soup_report = None
     if candidates is not None and len(candidates.items) > 1:
         validate = lambda m: validation_scores(m, ds.x_val, ds.y_val, info, eval_loss_fn, autocast,  # noqa: E731
@@ -371,21 +491,7 @@ def refine(ctx: RunContext) -> Iterator[Event]:
             best_state, best_raw = soup_state, soup_report["raw"]
     if best_state is not None:
         model.load_state_dict(best_state)
-    del best_state, averaged, kept, candidates
-    yield from _diagnose(ctx, selector, losses, best_raw)
-    ctx.metrics["validation"] = {**selector.metrics, **({"loss": selector.loss} if selector.loss is not None else {})}
-    ctx.metrics["refine"] = {"steps": step, "epochs_run": round(step / budget.steps_per_epoch, 2),
-                             "stopped_by": stop_reason, "selected_on": select_on,
-                             "selection_reason": select_reason,
-                             "selection_metric": selector.selection, "best_validation": selector.value,
-                             "best_validation_loss": selector.loss, "best_step": selector.step}
-    if soup_report is not None:
-        ctx.metrics["refine"]["soup"] = {k: soup_report[k] for k in ("steps", "candidates",
-                                                                    "best_single_validation", "note")}
-    # wall time lives apart from the run's results: results repeat at a seed, seconds never do
-    ctx.metrics.setdefault("seconds", {})["refine"] = round(time.perf_counter() - started, 2)
-    yield StageFinished("refine", metrics={"validation": ctx.metrics["validation"], **ctx.metrics["refine"],
-                                           "budget": budget.to_dict()})
+    return MemberResult(selector, losses, best_raw, step, stop_reason, soup_report)
 
 
 def _soup(model, candidates: SoupCandidates, selector: CheckpointSelector, validate):

@@ -16,7 +16,7 @@ def test_every_size_gets_at_least_the_floor_and_at_most_the_cap(n_train):
     budget = refine_budget(cfg, n_train, n_val=max(2, n_train // 6))
     assert cfg.min_steps <= budget.total_steps <= cfg.max_steps
     assert budget.eval_every <= budget.total_steps and budget.patience >= budget.eval_every
-    assert set(budget.reasons) == {"batch_size", "total_steps", "eval_every", "patience"}
+    assert set(budget.reasons) == {"batch_size", "total_steps", "eval_every", "patience", "members"}
 
 
 def test_a_forty_sample_set_gets_many_steps_not_sixteen():
