@@ -57,6 +57,8 @@ class PublicLimits:
         for what, value, limit in checks:
             if value > limit:
                 raise LimitExceeded(messages.OVER_LIMIT.format(what=what, value=value, limit=limit))
+        if config.tune.executor != "serial":  # a visitor never fans work out over the server's Ray
+            raise LimitExceeded(messages.NOT_ON_PUBLIC_APP.format(what=f"tune.executor = {config.tune.executor}"))
 
     def check_live_runs(self, live: int) -> None:
         if live >= self.max_live_runs:

@@ -298,6 +298,7 @@ UPLOAD_TOO_LARGE = "The file is {size_mb:.0f} MB; the limit here is {limit_mb} M
 BAD_REPLAY_FILE = "That file holds no run events; upload a run zip or its events.jsonl."
 NOT_AN_UPLOAD = "'{name}' is not a file you uploaded here; upload it with the file box first."
 UPLOAD_GONE = "'{name}' is no longer on the server; upload it again."
+NOT_ON_PUBLIC_APP = "{what} is not offered on this public app; run the engine on your own machine for it."
 OVER_LIMIT = ("{what} = {value} is over this public app's limit of {limit}, which keeps the shared machine "
               "available to everyone; lower it, or run without limits from the command line "
               "(`python -m orca_engine run`).")

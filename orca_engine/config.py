@@ -255,6 +255,10 @@ class TuneConfig(_Section):
     trial_steps_scale: float = option(1.0, "scale of each trial's refinement step floor (refine.min_steps) "
                                            "relative to the value tried",
                                       range=(0.05, 10.0))
+    executor: str = option("serial", "where trials run: serial (this process, one at a time), or ray[:ADDRESS] "
+                                     "(Ray tasks, one CPU each, as many at once as the cluster has CPUs; ADDRESS "
+                                     "of a running cluster or 'auto', none starts a local Ray; needs "
+                                     "requirements-scale.txt)")
 
 
 @dataclass(frozen=True)

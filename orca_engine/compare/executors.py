@@ -71,9 +71,8 @@ class RayExecutor:
 
     def run(self, base: RunConfig, cells: list[Cell], runs_dir: Path, keep_models: bool,
             cache_dir) -> Iterator[CellBatch]:
-        ray = _import_ray()
-        if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        from ..raytools import start_ray
+        ray = start_ray(self.address, "--executor ray")
         task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task)(run_group)
         threads = max(1, int(self.cpus_per_task))
         pending = [task.remote(base, group, keep_models, str(cache_dir) if cache_dir else None, threads)
@@ -82,15 +81,6 @@ class RayExecutor:
             done, pending = ray.wait(pending, num_returns=1)
             results, loads, hits = ray.get(done[0])
             yield CellBatch([_written(r, files, Path(runs_dir)) for r, files in results], loads, hits)
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--executor ray needs Ray: pip install -r requirements-scale.txt (or pip install ray)") \
-            from None
-    return ray
 
 
 def run_group(base: RunConfig, cells: list[Cell], keep_models: bool, cache_dir: str | None,

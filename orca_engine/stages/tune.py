@@ -87,6 +87,7 @@ def tune(ctx: RunContext) -> Iterator[Event]:
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = ctx.config.tune
+    runner = trial_runner(cfg.executor, ctx)
     yield StageStarted("tune", total_steps=cfg.trials)
     started = time.perf_counter()
     minimise = ctx.config.refine.select_on == "loss" or _direction(ctx) == "minimize"
@@ -96,21 +97,34 @@ def tune(ctx: RunContext) -> Iterator[Event]:
     study.enqueue_trial(_defaults(ctx.config))
     best: dict[str, Any] | None = None
     rows, scratch = [], Path(tempfile.mkdtemp(prefix="orca-tune-"))
+    asked: dict[int, tuple[Any, dict[str, Any]]] = {}  # trial number -> (optuna trial, params), while running
+    submitted, seconds_done, stopped_early = 0, [], False
     try:
-        for number in range(1, cfg.trials + 1):
-            elapsed = time.perf_counter() - started
-            mean = elapsed / (number - 1) if number > 1 else 0.0
-            if number > 1 and elapsed + mean > cfg.max_seconds:
-                yield WarningRaised("tune", f"stopped after {number - 1} trials: the next would pass "
-                                            f"tune.max_seconds = {cfg.max_seconds:g}")
+        while submitted < cfg.trials or asked:
+            # keep every slot busy while a trial started now (as long as the mean so far) ends within the budget
+            while submitted < cfg.trials and len(asked) < runner.slots and not stopped_early:
+                elapsed = time.perf_counter() - started
+                mean = sum(seconds_done) / len(seconds_done) if seconds_done else 0.0
+                if seconds_done and elapsed + mean > cfg.max_seconds:
+                    stopped_early = True
+                    yield WarningRaised("tune", f"stopped after {submitted} trials: the next would pass "
+                                                f"tune.max_seconds = {cfg.max_seconds:g}")
+                    break
+                ctx.control.checkpoint()
+                submitted += 1
+                trial = study.ask()
+                params = {s.name: s.suggest(trial) for s in SEARCH_SPACE}
+                if submitted == 1:  # the run's own settings, exactly; the sampler saw their nearest point
+                    params = _own_settings(ctx.config)
+                asked[submitted] = (trial, params)
+                runner.submit(submitted, _trial_overrides(params, cfg.trial_steps_scale), scratch / str(submitted))
+            if not asked:
                 break
             ctx.control.checkpoint()
-            trial = study.ask()
-            params = {s.name: s.suggest(trial) for s in SEARCH_SPACE}
-            if number == 1:  # the run's own settings, exactly; the sampler saw their nearest point
-                params = _own_settings(ctx.config)
-            outcome = _run_trial(ctx, _trial_overrides(params, cfg.trial_steps_scale), scratch / str(number))
+            number, outcome = runner.next_done()
+            trial, params = asked.pop(number)
             value = outcome["value"]
+            seconds_done.append(outcome["seconds"])
             study.tell(trial, value if math.isfinite(value) else None,
                        state=None if math.isfinite(value) else optuna.trial.TrialState.FAIL)
             improved = math.isfinite(value) and (best is None or (value < best["value"] if minimise
@@ -123,18 +137,21 @@ def tune(ctx: RunContext) -> Iterator[Event]:
             yield TrialFinished("tune", number, cfg.trials, params, value, outcome["validation"],
                                 outcome["seconds"], improved)
     finally:
+        runner.close()
         shutil.rmtree(scratch, ignore_errors=True)
+    rows.sort(key=lambda r: r["trial"])
     if best is None:
         yield WarningRaised("tune", "no trial finished with a finite validation score; kept the prepared model")
         yield StageFinished("tune", metrics={"trials": rows})
         return
     # The best trial's model, config and records become the run's.
-    ctx.model, ctx.config, ctx.build_info = best["model"], best["config"], best["build_info"]
+    ctx.model, ctx.config, ctx.build_info = best["model"].to(ctx.device), best["config"], best["build_info"]
     for key in ("align", "refine", "refine_budget", "validation"):
         if key in best["metrics"]:
             ctx.metrics[key] = best["metrics"][key]
     ctx.metrics["tune"] = {"trials": rows, "best_trial": best["number"], "best_params": best["params"],
                            "objective": f"validation {'loss' if ctx.config.refine.select_on == 'loss' else 'metric'}",
+                           "executor": cfg.executor, "parallel_trials": runner.slots,
                            "config": ctx.config.to_dict(),
                            "seconds": round(time.perf_counter() - started, 2)}
     ctx.metrics.setdefault("seconds", {})["tune"] = ctx.metrics["tune"]["seconds"]
@@ -150,15 +167,21 @@ def _direction(ctx: RunContext) -> str:
     return "maximize" if TASK_METRICS.get(ctx.dataset.task).higher_is_better else "minimize"
 
 
-def _run_trial(ctx: RunContext, overrides: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Align and refine a fresh model under `overrides`; the trial's events stay inside it."""
+def _trial_context(ctx: RunContext, overrides: dict[str, Any], folder: Path) -> RunContext:
+    """A fresh context for one trial: the run's prepared data and source features, `overrides` on its config."""
     config = ctx.config.with_overrides(overrides)
     folder.mkdir(parents=True, exist_ok=True)
+    return RunContext(config=config, run_dir=folder, control=ctx.control, cache_dir=ctx.cache_dir,
+                      device=ctx.device, dataset=ctx.dataset, source=ctx.source, target_labels=ctx.target_labels,
+                      build_info=ctx.build_info)
+
+
+def train_trial(trial: RunContext) -> dict[str, Any]:
+    """Align and refine a fresh model in `trial`; the trial's events stay inside it. Returns its
+    score (the selection rule's value), validation metrics, model, build info, config and seconds."""
+    config = trial.config
     seed_everything(config.seed)
-    trial = RunContext(config=config, run_dir=folder, control=ctx.control, cache_dir=ctx.cache_dir,
-                       device=ctx.device, dataset=ctx.dataset, source=ctx.source, target_labels=ctx.target_labels,
-                       build_info=ctx.build_info)
-    trial.model = run_model(config, ctx.dataset, ctx.device)
+    trial.model = run_model(config, trial.dataset, trial.device)
     started = time.perf_counter()
     run_stages(trial, ("align", "refine"), emit=lambda _event: None)
     refined = trial.metrics.get("refine", {})
@@ -166,7 +189,7 @@ def _run_trial(ctx: RunContext, overrides: dict[str, Any], folder: Path) -> dict
     rule = refined.get("selected_on", config.refine.select_on)
     score = loss if rule == "loss" else value
     score = float(score) if score is not None and np.isfinite(score) else float("nan")
-    if rule != "loss" and ctx.dataset.task in ("classification", "multilabel") \
+    if rule != "loss" and trial.dataset.task in ("classification", "multilabel") \
             and loss is not None and np.isfinite(loss):
         # accuracy on a small validation split ties often: the loss breaks ties (LOSS_TIE_WEIGHT is
         # below any accuracy step of a split under 2,000 samples, so it never overrules the metric)
@@ -174,3 +197,93 @@ def _run_trial(ctx: RunContext, overrides: dict[str, Any], folder: Path) -> dict
     return {"value": score, "validation": trial.metrics.get("validation", {}), "model": trial.model,
             "build_info": trial.build_info, "config": config, "metrics": trial.metrics,
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+# -- where trials run: here, one at a time, or as Ray tasks ------------------------------------------
+
+def trial_runner(executor: str, ctx: RunContext):
+    """`tune.executor`: 'serial' -> SerialTrials; 'ray' / 'ray:ADDRESS' -> RayTrials."""
+    name, _, address = (executor or "serial").strip().partition(":")
+    if name == "serial" and not address:
+        return SerialTrials(ctx)
+    if name == "ray":
+        return RayTrials(ctx, address or None)
+    from ..errors import ConfigError
+    raise ConfigError(f"tune.executor = {executor!r} is not known; use serial, or ray[:ADDRESS] (ADDRESS of a "
+                      f"running cluster, or 'auto'; none starts a local Ray)")
+
+
+class SerialTrials:
+    """One trial at a time in this process, as the stage always ran them."""
+    slots = 1
+
+    def __init__(self, ctx: RunContext):
+        self.ctx, self.queue = ctx, []
+
+    def submit(self, number: int, overrides: dict[str, Any], folder: Path) -> None:
+        self.queue.append((number, overrides, folder))
+
+    def next_done(self) -> tuple[int, dict[str, Any]]:
+        number, overrides, folder = self.queue.pop(0)
+        return number, train_trial(_trial_context(self.ctx, overrides, folder))
+
+    def close(self) -> None:
+        self.queue.clear()
+
+
+class RayTrials:
+    """Trials as Ray tasks, one CPU each (one GPU each when the run is on a GPU), as many at once as
+    the cluster has CPUs when the stage starts. Each task gets the run's prepared data and source
+    features through Ray's object store (nothing is loaded again) and returns its trial's model on
+    the CPU. The sampler proposes each new trial from the results back so far, so a parallel search
+    differs from a serial one at the same seed after its first trials."""
+
+    def __init__(self, ctx: RunContext, address: str | None):
+        from ..raytools import start_ray
+        self.ray = start_ray(address, "tune.executor = ray")
+        self.ctx = ctx
+        self.gpus = 1 if ctx.device is not None and ctx.device.type == "cuda" else 0
+        cpus = int(self.ray.cluster_resources().get("CPU", 1))
+        self.slots = max(1, min(ctx.config.tune.trials, cpus))
+        self.task = self.ray.remote(num_cpus=1, num_gpus=self.gpus)(train_trial_remotely)
+        self.pending: dict[Any, int] = {}
+
+    def submit(self, number: int, overrides: dict[str, Any], folder: Path) -> None:
+        trial = _trial_context(self.ctx, overrides, folder)
+        trial.source = _on_cpu(trial.source)
+        trial.device = None  # the task picks its own device
+        self.pending[self.task.remote(trial)] = number
+
+    def next_done(self) -> tuple[int, dict[str, Any]]:
+        done, _ = self.ray.wait(list(self.pending), num_returns=1)
+        number = self.pending.pop(done[0])
+        return number, self.ray.get(done[0])
+
+    def close(self) -> None:
+        for ref in self.pending:
+            self.ray.cancel(ref, force=True)
+        self.pending.clear()
+
+
+def _on_cpu(source):
+    import dataclasses
+    if source is None:
+        return None
+    return dataclasses.replace(source, features=source.features.cpu(), labels=source.labels.cpu())
+
+
+def train_trial_remotely(trial: RunContext) -> dict[str, Any]:
+    """A Ray task: one trial on this worker's device, in a scratch folder; the model comes back on the CPU."""
+    import dataclasses
+
+    import torch
+    torch.set_num_threads(1)
+    trial.device = torch.device("cuda" if torch.cuda.is_available() and torch.cuda.device_count() else "cpu")
+    if trial.source is not None:
+        trial.source = dataclasses.replace(trial.source, features=trial.source.features.to(trial.device),
+                                           labels=trial.source.labels.to(trial.device))
+    with tempfile.TemporaryDirectory(prefix="orca-trial-") as scratch:
+        trial.run_dir = Path(scratch)
+        outcome = train_trial(trial)
+    outcome["model"] = outcome["model"].cpu()
+    return outcome

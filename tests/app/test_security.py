@@ -121,6 +121,8 @@ def test_too_many_classes_and_too_many_live_runs_are_refused():
     config = RunConfig.from_dict({"data": {"source": "digits"}})
     with pytest.raises(limits.LimitExceeded, match="classes = 10000"):
         limits.PUBLIC.check_config(config, n_train=100, n_classes=10_000)
+    with pytest.raises(limits.LimitExceeded, match="tune.executor = ray is not offered"):
+        limits.PUBLIC.check_config(config.with_overrides({"tune.executor": "ray"}), n_train=100, n_classes=10)
     limits.PUBLIC.check_live_runs(limits.PUBLIC.max_live_runs - 1)
     with pytest.raises(limits.LimitExceeded, match="queued or running"):
         limits.PUBLIC.check_live_runs(limits.PUBLIC.max_live_runs)
