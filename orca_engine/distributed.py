@@ -190,8 +190,8 @@ def run_distributed(config, stages: tuple[str, ...], runs_dir: str | Path, show:
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
     if "tune" in stages:
-        raise ConfigError("tune runs trials one after another in one process; run --tune without a launcher "
-                          "(or fan trials out with compare --executor ray)")
+        raise ConfigError("tune runs whole trials, not one data-parallel refinement; run --tune without a "
+                          "launcher, and fan the trials out with --tune-executor ray")
     cpu = config.device == "cpu" or not torch.cuda.is_available()
     # find_unused_parameters: a body's pooler (and a frozen scope's layers) take no part in the loss
     accelerator = Accelerator(cpu=cpu, kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
