@@ -119,15 +119,22 @@ def _wire_data(steps: dict, options: dict, visitor: gr.State, results: list) -> 
         options[key].change(estimate, estimate_inputs, estimates, trigger_mode="always_last", **QUIET)
 
 
+START_CONCURRENCY = 16  # Start presses handled at once (the training itself queues in the engine: ORCA_MAX_ACTIVE)
+
+
 def _wire_runs(steps: dict, options: dict, visitor, remembered, timer, results: list) -> None:
     al, rf, run = steps["align"], steps["refine"], steps["run"]
     keys, widgets = list(options), list(options.values())
     for button, status, action, api in ((al["start"], al["status"], handlers.start_align, "start_align"),
                                         (rf["start"], rf["status"], handlers.start_refine, "start_refine"),
                                         (rf["tune"], rf["status"], handlers.start_tune, "start_tune")):
-        button.click(handlers.config_handler(keys, action), [visitor, *widgets], [status, timer], api_name=api,
-                     show_progress="minimal").success(handlers.remember, visitor, remembered, **PRIVATE
-                                                      ).then(page.render_results, visitor, results, **QUIET)
+        # a Start only validates and hands the run to the engine's worker (or a replay): a class pressing it
+        # together must not wait in the default queue of 4 behind slower events
+        started = button.click(handlers.config_handler(keys, action), [visitor, *widgets], [status, timer],
+                               api_name=api, show_progress="minimal", concurrency_limit=START_CONCURRENCY,
+                               concurrency_id="start")
+        started.success(handlers.remember, visitor, remembered, **PRIVATE
+                        ).then(page.render_results, visitor, results, **QUIET)
     for name, fn in (("pause", handlers.pause), ("resume", handlers.resume), ("step", handlers.step),
                      ("stop", handlers.stop)):
         run[name].click(fn, visitor, run["status"], api_name=name, show_progress="hidden")

@@ -263,6 +263,10 @@ class MemberResult:
 def refine(ctx: RunContext) -> Iterator[Event]:
     cfg = ctx.config.refine
     ds = ctx.dataset
+    if not hasattr(ctx.model, "set_trainable"):  # an OrcaEnsemble: refined already, several models in one
+        from ..errors import ConfigError
+        raise ConfigError(f"this run's model is already the average of {len(ctx.model.members)} refined models "
+                          "(refine.members); refining it again is not supported: start a new run")
     budget = refine_budget(cfg, len(ds.x_train), len(ds.x_val), ds.task)
     _check_batch_fits_ranks(budget.batch_size, (ctx.parallel.world_size if ctx.parallel else 1))
     ctx.metrics["refine_budget"] = budget.to_dict()
@@ -323,7 +327,8 @@ def _train_ensemble(ctx: RunContext, budget, select_on: str, started: float):
             break
     for m in trained:
         m.to(ctx.device)
-    ensemble = OrcaEnsemble(trained, ds.task).to(ctx.device).eval()
+    # a time limit may end the stage after the first member: one model then stays one model
+    ensemble = OrcaEnsemble(trained, ds.task).to(ctx.device).eval() if len(trained) > 1 else trained[0]
     ctx.model = ensemble
     ctx.build_info = info = dataclasses.replace(ctx.build_info, members=len(trained))
     weights = (inverse_frequency_weights(ds.y_train, ds.num_outputs)

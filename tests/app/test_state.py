@@ -77,3 +77,15 @@ def test_each_session_gets_its_own_visitor_and_no_event_replaces_it():
     demo = build_ui(warm_up_umap=False)
     (state,) = [b for b in demo.blocks.values() if isinstance(b, gr.State) and isinstance(b.value, FreshVisitor)]
     assert not [fn.name for fn in demo.fns.values() if state in fn.outputs]
+
+
+def test_start_presses_have_their_own_wider_queue_and_polls_none():
+    """A class presses Start together: the Starts (validate, hand over, or replay) must not wait in
+    the default queue of 4; the polls are never queued."""
+    from app.ui import START_CONCURRENCY, build_ui
+    demo = build_ui(warm_up_umap=False)
+    by_api = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    starts = [by_api[name] for name in ("start_align", "start_refine", "start_tune")]
+    assert all(fn.concurrency_id == "start" and fn.concurrency_limit == START_CONCURRENCY for fn in starts)
+    assert START_CONCURRENCY > demo._queue.default_concurrency_limit >= 1  # the default queue, for the rest
+    assert by_api["run_summary"].concurrency_limit is None

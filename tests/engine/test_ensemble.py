@@ -76,3 +76,28 @@ def test_a_run_with_members_trains_each_saves_one_model_and_reloads_it(tmp_path)
     ds = load_dataset(RunConfig.from_dict({"data": {"source": "breast_cancer", "train_fraction": 0.3}}).data, seed=0)
     np.testing.assert_allclose(session.predict(run, ds.x_test[:16]), loaded.predict(ds.x_test[:16]),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_a_time_limit_after_the_first_member_leaves_one_plain_model(tmp_path):
+    session = Session(runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
+    run = session.start({"data": {"source": "iris"}, "model": {"backbone": "tiny-bert"},
+                         "align": {"steps": 0}, "evaluate": {"baselines": "none"},
+                         "refine": {"epochs": 2, "batch_size": 16, "members": 3, "max_seconds": 0.001}})
+    status = session.wait(run, timeout=300)
+    assert status.state == "finished", status.error
+    folder = session.run_dir(run)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["refine"]["ensemble"]["members"] == 1 and metrics["refine"]["stopped_by"] == "time limit"
+    assert "members" not in json.loads((folder / "model.json").read_text())
+    assert not isinstance(load_run(folder).model, OrcaEnsemble)  # saved and reloaded as the one model it is
+
+
+def test_refining_an_ensemble_again_is_refused_with_a_reason(tmp_path):
+    session = Session(runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
+    run = session.start({"data": {"source": "iris"}, "model": {"backbone": "tiny-bert"},
+                         "align": {"steps": 0}, "evaluate": {"baselines": "none"},
+                         "refine": {"epochs": 1, "batch_size": 16, "members": 2}}, stages=("align", "refine"))
+    assert session.wait(run, timeout=300).state == "idle"
+    session.continue_run(run, stages=("refine", "evaluate"))
+    status = session.wait(run, timeout=300)
+    assert status.state == "failed" and "already the average of 2 refined models" in status.error
