@@ -93,7 +93,7 @@ class OrcaEnsemble(nn.Module):
     different seeds, predicting as one: the mean of their probabilities, returned as logits so
     everything downstream reads it like a single model's output. Classification: log of the mean
     softmax; multi-label: logit of the mean sigmoid; regression and dense tasks: the mean output.
-    The embedder, body and head it shows are the first member's (what a projection draws)."""
+    Built at the end of refinement, so nothing after it reads an embedder or head of its own."""
 
     def __init__(self, members: list[OrcaModel], task: str):
         super().__init__()
@@ -116,21 +116,6 @@ class OrcaEnsemble(nn.Module):
     def test_time_shift(self, share: float) -> None:
         for member in self.members:
             member.test_time_shift = share
-
-    @property
-    def embedder(self) -> Embedder:
-        return self.members[0].embedder
-
-    @property
-    def backbone(self) -> Backbone:
-        return self.members[0].backbone
-
-    @property
-    def head(self) -> nn.Module:
-        return self.members[0].head
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.members[0].embed(x)
 
 
 def shifted_views(x: torch.Tensor, share: float) -> torch.Tensor:

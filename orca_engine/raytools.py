@@ -5,6 +5,19 @@ from __future__ import annotations
 
 from .errors import ConfigError
 
+EXECUTOR_HELP = "serial (this process) or ray[:ADDRESS] (Ray tasks; ADDRESS of a cluster, or 'auto'; none: a local Ray)"
+
+
+def parse_executor(text: str | None, option: str) -> tuple[str, str | None]:
+    """('serial', None) or ('ray', ADDRESS or None) from 'serial' / 'ray' / 'ray:ADDRESS'; ConfigError
+    naming `option` (the flag or config option it came from) otherwise."""
+    name, _, address = (text or "serial").strip().partition(":")
+    if name == "serial" and not address:
+        return "serial", None
+    if name == "ray":
+        return "ray", address or None
+    raise ConfigError(f"{option} {text!r} is not known; use {EXECUTOR_HELP}")
+
 
 def start_ray(address: str | None, what: str):
     """The `ray` module, initialised: a running cluster at `address` ('auto' finds one), or a local

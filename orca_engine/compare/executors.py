@@ -23,21 +23,15 @@ from pathlib import Path
 from typing import Iterator
 
 from ..config import RunConfig
-from ..errors import ConfigError
+from ..raytools import parse_executor
 from .grid import CellBatch, CellResult, CellRunner
 from .variants import Cell
-
-EXECUTOR_HELP = "serial (this process) or ray[:ADDRESS] (Ray tasks; ADDRESS of a cluster, or 'auto'; none: a local Ray)"
 
 
 def make_executor(text: str, gpus_per_task: float = 0.0):
     """'serial' -> SerialExecutor; 'ray' / 'ray:ADDRESS' -> RayExecutor (`gpus_per_task` GPUs per task)."""
-    name, _, address = (text or "serial").strip().partition(":")
-    if name == "serial" and not address:
-        return SerialExecutor()
-    if name == "ray":
-        return RayExecutor(address or None, gpus_per_task=gpus_per_task)
-    raise ConfigError(f"--executor {text!r} is not known; use {EXECUTOR_HELP}")
+    name, address = parse_executor(text, "--executor")
+    return SerialExecutor() if name == "serial" else RayExecutor(address, gpus_per_task=gpus_per_task)
 
 
 class SerialExecutor:

@@ -50,6 +50,13 @@ def inverse_frequency_weights(y: np.ndarray, num_classes: int) -> torch.Tensor:
     return torch.as_tensor(weights, dtype=torch.float32)
 
 
+def run_loss(cfg, ds, device: torch.device | str = "cpu"):
+    """The run's task loss, with inverse-frequency class weights (on `device`) when refine.class_weights asks."""
+    weights = (inverse_frequency_weights(ds.y_train, ds.num_outputs).to(device)
+               if cfg.class_weights and ds.task == "classification" else None)
+    return task_loss(ds.task, weights)
+
+
 def training_targets(y: np.ndarray, build_info: BuildInfo) -> torch.Tensor:
     """Labels as the loss wants them: int64 classes, or float targets standardised with train stats."""
     if build_info.task == "classification":
@@ -263,7 +270,8 @@ class MemberResult:
 def refine(ctx: RunContext) -> Iterator[Event]:
     cfg = ctx.config.refine
     ds = ctx.dataset
-    if not hasattr(ctx.model, "set_trainable"):  # an OrcaEnsemble: refined already, several models in one
+    from ..model import OrcaEnsemble
+    if isinstance(ctx.model, OrcaEnsemble):  # refined already, several models in one
         from ..errors import ConfigError
         raise ConfigError(f"this run's model is already the average of {len(ctx.model.members)} refined models "
                           "(refine.members); refining it again is not supported: start a new run")
@@ -331,11 +339,9 @@ def _train_ensemble(ctx: RunContext, budget, select_on: str, started: float):
     ensemble = OrcaEnsemble(trained, ds.task).to(ctx.device).eval() if len(trained) > 1 else trained[0]
     ctx.model = ensemble
     ctx.build_info = info = dataclasses.replace(ctx.build_info, members=len(trained))
-    weights = (inverse_frequency_weights(ds.y_train, ds.num_outputs)
-               if ctx.config.refine.class_weights and ds.task == "classification" else None)
     autocast = precision_autocast(ctx.config.precision, ctx.device)
     par = ctx.parallel
-    val_loss, metrics, raw = validation_scores(ensemble, ds.x_val, ds.y_val, info, task_loss(ds.task, weights),
+    val_loss, metrics, raw = validation_scores(ensemble, ds.x_val, ds.y_val, info, run_loss(ctx.config.refine, ds),
                                                autocast, par if par is not None and par.world_size > 1 else None)
     selector = CheckpointSelector(ds.task, "last")
     selector.offer(sum(r.steps for r in results), val_loss, metrics)
@@ -352,10 +358,11 @@ def _train_ensemble(ctx: RunContext, budget, select_on: str, started: float):
 
 
 def _best_of(values: list, task: str):
-    finite = [v for v in values if v is not None and np.isfinite(v)]
-    if not finite:
-        return None
-    return max(finite) if TASK_METRICS.get(task).higher_is_better else min(finite)
+    best = None
+    for value in values:
+        if value is not None and is_improvement(task, value, best):
+            best = value
+    return best
 
 
 def _redraw_head(model, seed: int) -> None:
@@ -385,10 +392,7 @@ def _train_member(ctx: RunContext, budget, select_on: str, started: float, membe
     optimizer = make_optimizer(cfg.optimizer, groups, cfg.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, group_schedules(
         groups, budget.total_steps, cfg.warmup_fraction, cfg.head_first_fraction))
-    weights = (inverse_frequency_weights(ds.y_train, ds.num_outputs).to(ctx.device)
-               if cfg.class_weights and ds.task == "classification" else None)
-    loss_fn = task_loss(ds.task, weights)
-    eval_loss_fn = task_loss(ds.task, weights.cpu() if weights is not None else None)
+    loss_fn, eval_loss_fn = run_loss(cfg, ds, ctx.device), run_loss(cfg, ds)
     # the split as one CPU tensor, converted once rather than per batch; data read lazily from disk
     # (data/lazy.py) stays there and is read a batch at a time
     x_train = None if getattr(ds.x_train, "lazy", False) else split_as_tensor(ds.x_train)

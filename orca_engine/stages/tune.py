@@ -203,14 +203,9 @@ def train_trial(trial: RunContext) -> dict[str, Any]:
 
 def trial_runner(executor: str, ctx: RunContext):
     """`tune.executor`: 'serial' -> SerialTrials; 'ray' / 'ray:ADDRESS' -> RayTrials."""
-    name, _, address = (executor or "serial").strip().partition(":")
-    if name == "serial" and not address:
-        return SerialTrials(ctx)
-    if name == "ray":
-        return RayTrials(ctx, address or None)
-    from ..errors import ConfigError
-    raise ConfigError(f"tune.executor = {executor!r} is not known; use serial, or ray[:ADDRESS] (ADDRESS of a "
-                      f"running cluster, or 'auto'; none starts a local Ray)")
+    from ..raytools import parse_executor
+    name, address = parse_executor(executor, "tune.executor =")
+    return SerialTrials(ctx) if name == "serial" else RayTrials(ctx, address)
 
 
 class SerialTrials:
