@@ -260,6 +260,11 @@ class TuneConfig(_Section):
                                      "of a running cluster or 'auto', none starts a local Ray; needs "
                                      "requirements-scale.txt)")
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from .raytools import parse_executor
+        parse_executor(self.executor, "tune.executor =")  # a wrong value fails here, before a run starts
+
 
 @dataclass(frozen=True)
 class RunConfig(_Section):

@@ -27,6 +27,9 @@ def test_an_unknown_tune_executor_says_what_is_allowed():
     from orca_engine.errors import ConfigError
     with pytest.raises(ConfigError, match="ray"):
         trial_runner("spark", None)
+    from orca_engine.config import RunConfig
+    with pytest.raises(ConfigError, match="tune.executor = 'spark' is not known"):  # refused with the config
+        RunConfig.from_dict({"tune": {"executor": "spark"}})
 
 
 def test_ray_trials_equal_the_serial_trials_and_bring_the_best_model_back(tmp_path):
